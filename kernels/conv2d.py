@@ -1,0 +1,234 @@
+"""2-D convolution (cross-correlation, as in PyTorch), NCHW, on the CPU with Numba.
+
+Shapes: input x (N, C, H, W), weight w (K, C, kh, kw), bias b (K,), stride (sh, sw), zero padding
+(ph, pw); output y (N, K, Ho, Wo) with Ho = (H + 2 ph - kh) // sh + 1, Wo likewise.
+
+Forward:
+    y[n, k, ho, wo] = b[k] + sum_{c, i, j} w[k, c, i, j] * xpad[n, c, ho*sh + i, wo*sw + j]
+
+Backward, given g = dL/dy of y's shape:
+    dL/dx[n, c, hi, wi] = sum over (k, i, j, ho, wo) with ho*sh + i - ph = hi and wo*sw + j - pw = wi
+                          of w[k, c, i, j] * g[n, k, ho, wo]
+    dL/dw[k, c, i, j]   = sum_{n, ho, wo} g[n, k, ho, wo] * xpad[n, c, ho*sh + i, wo*sw + j]
+    dL/db[k]            = sum_{n, ho, wo} g[n, k, ho, wo]
+
+The fast path lowers each image to a matrix product. ``im2col`` copies the receptive field of every
+output pixel into a column: cols[(c, i, j), (ho, wo)] = xpad[c, ho*sh + i, wo*sw + j], a
+(C*kh*kw, Ho*Wo) matrix. Then, with W the weight viewed as (K, C*kh*kw) and Y, G image n of y and g:
+    Y = W @ cols                  (forward)
+    dW += G @ cols^T              (weight gradient, summed over images)
+    dcols = W^T @ G, dx = col2im(dcols)   (input gradient: col2im adds every column entry back to the
+                                           input pixel it was copied from)
+The products go to BLAS through NumPy; the loops (im2col, col2im) are Numba. Working one image at a time
+keeps the column buffer small (5.3 MB for C=64, 3x3, 48x48) so it stays in cache between the copy and the
+product, and it is allocated once per call, not per image.
+
+Determinism: every parallel loop below is over input channels and each iteration writes only its own
+channel, so no two threads ever write the same element; sums run in a fixed order.
+
+The ``*_naive`` functions are the slow, obvious seven nested loops: the reference the tests and the
+notebook compare against.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+# ---------------------------------------------------------------------------------------------------
+# The lowering: im2col and its adjoint col2im, for one image.
+# ---------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def im2col(x, cols, kh, kw, sh, sw, ph, pw):
+    """Copy the receptive fields of image x (C, H, W) into cols (C*kh*kw, Ho*Wo); padding reads as 0."""
+    C, H, W = x.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    for c in prange(C):
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for ho in range(Ho):
+                    hi = ho * sh + i - ph
+                    base = ho * Wo
+                    if hi < 0 or hi >= H:
+                        for wo in range(Wo):
+                            cols[r, base + wo] = 0
+                    else:
+                        for wo in range(Wo):
+                            wi = wo * sw + j - pw
+                            if 0 <= wi < W:
+                                cols[r, base + wo] = x[c, hi, wi]
+                            else:
+                                cols[r, base + wo] = 0
+
+
+@njit(cache=True, parallel=True)
+def col2im(cols, dx, kh, kw, sh, sw, ph, pw):
+    """Adjoint of im2col: dx (C, H, W) = the sum of every cols entry at the pixel it was copied from.
+
+    Each thread owns whole channels of dx, so the accumulation has no races and a fixed order.
+    """
+    C, H, W = dx.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    for c in prange(C):
+        for hi in range(H):
+            for wi in range(W):
+                dx[c, hi, wi] = 0
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                for ho in range(Ho):
+                    hi = ho * sh + i - ph
+                    if hi < 0 or hi >= H:
+                        continue
+                    base = ho * Wo
+                    for wo in range(Wo):
+                        wi = wo * sw + j - pw
+                        if 0 <= wi < W:
+                            dx[c, hi, wi] += cols[r, base + wo]
+
+
+@njit(cache=True, parallel=True)
+def _add_bias(y, b):
+    N, K, L = y.shape
+    for nk in prange(N * K):
+        n, k = nk // K, nk % K
+        for q in range(L):
+            y[n, k, q] += b[k]
+
+
+def output_size(h: int, w: int, kh: int, kw: int, stride: tuple, padding: tuple) -> tuple:
+    """(Ho, Wo) of a convolution; the same formula as torch.nn.Conv2d."""
+    return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fast kernels used by minircan.
+# ---------------------------------------------------------------------------------------------------
+
+
+def forward(x: np.ndarray, w: np.ndarray, b, stride: tuple, padding: tuple) -> np.ndarray:
+    """y = conv2d(x, w, b): x (N, C, H, W), w (K, C, kh, kw), b (K,) or None -> y (N, K, Ho, Wo)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    K, _, kh, kw = w.shape
+    Ho, Wo = output_size(H, W, kh, kw, stride, padding)
+    w2 = np.ascontiguousarray(w).reshape(K, C * kh * kw)
+    cols = np.empty((C * kh * kw, Ho * Wo), dtype=x.dtype)
+    y = np.empty((N, K, Ho * Wo), dtype=x.dtype)
+    for n in range(N):
+        im2col(x[n], cols, kh, kw, stride[0], stride[1], padding[0], padding[1])
+        np.matmul(w2, cols, out=y[n])
+    if b is not None:
+        _add_bias(y, np.ascontiguousarray(b))
+    return y.reshape(N, K, Ho, Wo)
+
+
+def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
+    """dL/dx (N, C, H, W) from g = dL/dy (N, K, Ho, Wo) and w (K, C, kh, kw): col2im(W^T @ G) per image."""
+    g = np.ascontiguousarray(g)
+    N, C, H, W = x_shape
+    K, _, kh, kw = w.shape
+    Ho, Wo = g.shape[2], g.shape[3]
+    w2t = np.ascontiguousarray(w).reshape(K, C * kh * kw).T
+    g = g.reshape(N, K, Ho * Wo)
+    dcols = np.empty((C * kh * kw, Ho * Wo), dtype=g.dtype)
+    dx = np.empty((N, C, H, W), dtype=g.dtype)
+    for n in range(N):
+        np.matmul(w2t, g[n], out=dcols)
+        col2im(dcols, dx[n], kh, kw, stride[0], stride[1], padding[0], padding[1])
+    return dx
+
+
+def backward_weight(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
+    """dL/dw (K, C, kh, kw) from g = dL/dy (N, K, Ho, Wo) and x: the sum over images of G @ cols^T."""
+    g = np.ascontiguousarray(g)
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    K, _, kh, kw = w_shape
+    Ho, Wo = g.shape[2], g.shape[3]
+    g = g.reshape(N, K, Ho * Wo)
+    cols = np.empty((C * kh * kw, Ho * Wo), dtype=x.dtype)
+    dw = np.zeros((K, C * kh * kw), dtype=x.dtype)
+    part = np.empty_like(dw)
+    for n in range(N):
+        im2col(x[n], cols, kh, kw, stride[0], stride[1], padding[0], padding[1])
+        np.matmul(g[n], cols.T, out=part)
+        dw += part
+    return dw.reshape(K, C, kh, kw)
+
+
+def backward_bias(g: np.ndarray) -> np.ndarray:
+    """dL/db (K,) = g summed over batch and space."""
+    return g.sum(axis=(0, 2, 3))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The slow, obvious references: seven nested loops, straight from the formulas at the top.
+# ---------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def forward_naive(x, w, b, sh, sw, ph, pw):
+    """Reference forward: seven nested loops. b may be an empty array for no bias."""
+    N, C, H, W = x.shape
+    K, _, kh, kw = w.shape
+    Ho = (H + 2 * ph - kh) // sh + 1
+    Wo = (W + 2 * pw - kw) // sw + 1
+    y = np.zeros((N, K, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for k in range(K):
+            for ho in range(Ho):
+                for wo in range(Wo):
+                    acc = b[k] if b.size > 0 else 0.0
+                    for c in range(C):
+                        for i in range(kh):
+                            for j in range(kw):
+                                hi = ho * sh + i - ph
+                                wi = wo * sw + j - pw
+                                if 0 <= hi < H and 0 <= wi < W:
+                                    acc += w[k, c, i, j] * x[n, c, hi, wi]
+                    y[n, k, ho, wo] = acc
+    return y
+
+
+@njit(cache=True)
+def backward_input_naive(g, w, H, W, sh, sw, ph, pw):
+    """Reference input gradient: scatter every g[n, k, ho, wo] * w[k, c, i, j] to the pixel it read."""
+    N, K, Ho, Wo = g.shape
+    _, C, kh, kw = w.shape
+    dx = np.zeros((N, C, H, W), dtype=g.dtype)
+    for n in range(N):
+        for k in range(K):
+            for ho in range(Ho):
+                for wo in range(Wo):
+                    for c in range(C):
+                        for i in range(kh):
+                            for j in range(kw):
+                                hi = ho * sh + i - ph
+                                wi = wo * sw + j - pw
+                                if 0 <= hi < H and 0 <= wi < W:
+                                    dx[n, c, hi, wi] += w[k, c, i, j] * g[n, k, ho, wo]
+    return dx
+
+
+@njit(cache=True)
+def backward_weight_naive(g, x, kh, kw, sh, sw, ph, pw):
+    """Reference weight gradient: dw[k, c, i, j] = sum over n, ho, wo of g * the input pixel it saw."""
+    N, K, Ho, Wo = g.shape
+    _, C, H, W = x.shape
+    dw = np.zeros((K, C, kh, kw), dtype=g.dtype)
+    for n in range(N):
+        for k in range(K):
+            for ho in range(Ho):
+                for wo in range(Wo):
+                    for c in range(C):
+                        for i in range(kh):
+                            for j in range(kw):
+                                hi = ho * sh + i - ph
+                                wi = wo * sw + j - pw
+                                if 0 <= hi < H and 0 <= wi < W:
+                                    dw[k, c, i, j] += g[n, k, ho, wo] * x[n, c, hi, wi]
+    return dw

@@ -1,0 +1,53 @@
+"""minircan: RCAN super-resolution from scratch on NumPy, with its own autograd and hand-written kernels.
+
+    import minircan
+    import minircan.functional as F
+    x = minircan.tensor(np.random.rand(1, 3, 8, 8), requires_grad=True)
+    y = F.conv2d(x, w, b, padding=1).relu().mean()
+    y.backward()                      # x.grad, w.grad, b.grad
+
+Layers, bottom up: ``minircan.kernels`` (array kernels, Numba / CUDA C) -> ``device`` (which array module
+and kernel table a tensor uses) -> ``tensor`` and ``autograd`` (the engine) -> ``ops`` (one Function per
+op) -> ``functional`` -> ``nn`` and ``optim``.
+"""
+
+import importlib.util as _ilu
+import os as _os
+import sys as _sys
+
+__version__ = "0.1.0"
+
+
+def _mount_source_kernels() -> None:
+    # Installed, the top-level kernels/ folder is the subpackage minircan/kernels. In a source checkout
+    # used without installing (PYTHONPATH=.), it sits beside the package: mount it under the same name.
+    here = _os.path.dirname(__file__)
+    if _os.path.isdir(_os.path.join(here, "kernels")):
+        return
+    src = _os.path.join(_os.path.dirname(here), "kernels")
+    init = _os.path.join(src, "__init__.py")
+    if not _os.path.isfile(init):
+        raise ImportError(f"minircan: the kernels package is missing (looked in {here}/kernels and {src}); "
+                          "reinstall minircan")
+    spec = _ilu.spec_from_file_location("minircan.kernels", init, submodule_search_locations=[src])
+    module = _ilu.module_from_spec(spec)
+    _sys.modules["minircan.kernels"] = module
+    spec.loader.exec_module(module)
+
+
+if "minircan.kernels" not in _sys.modules:
+    _mount_source_kernels()
+
+from . import kernels  # noqa: E402
+from .tensor import Tensor, ones, rand, randn, tensor, zeros  # noqa: E402  (first: it binds the ops)
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad  # noqa: E402
+from .device import Device, device  # noqa: E402
+from .gradcheck import GradcheckError, gradcheck  # noqa: E402
+from .random import manual_seed  # noqa: E402
+from . import functional, nn, optim  # noqa: E402
+
+__all__ = [
+    "Device", "Function", "GradcheckError", "Tensor", "device", "enable_grad", "functional", "gradcheck",
+    "is_grad_enabled", "kernels", "manual_seed", "nn", "no_grad", "ones", "optim", "rand", "randn", "tensor",
+    "zeros",
+]

@@ -1,0 +1,47 @@
+"""Shared test helpers.
+
+Error measure used throughout: rel_error(a, b) = max|a - b| / max|b|, the worst absolute difference
+relative to the reference's magnitude (elementwise relative error is meaningless for entries that are
+zero by cancellation). Thresholds: float64 below 1e-10; float32 below FLOAT32_TOL = 1e-5 (float32 has a
+unit roundoff of 6e-8; sums of a few hundred terms, as in a 64-channel 3x3 conv, stay well inside 1e-5).
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+settings.register_profile("minircan", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minircan"))
+
+FLOAT64_TOL = 1e-10
+FLOAT32_TOL = 1e-5
+TOL = {np.float64: FLOAT64_TOL, np.float32: FLOAT32_TOL}
+
+
+def rel_error(a, b) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    assert a.shape == b.shape, f"shapes differ: {a.shape} vs {b.shape}"
+    scale = np.abs(b).max() if b.size else 0.0
+    return float(np.abs(a - b).max() / scale) if scale > 0 else float(np.abs(a - b).max())
+
+
+def assert_close(a, b, dtype, what: str = "") -> None:
+    err = rel_error(a, b)
+    tol = TOL[np.dtype(dtype).type]
+    assert err < tol, f"{what}: relative error {err:.3e} >= {tol:.0e} ({np.dtype(dtype).name})"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def noncontiguous(a: np.ndarray) -> np.ndarray:
+    """The same values as a, laid out so that a is not C-contiguous (a transposed copy, transposed back)."""
+    b = np.ascontiguousarray(np.swapaxes(a, -1, -2))
+    out = np.swapaxes(b, -1, -2)
+    assert not out.flags.c_contiguous or out.shape[-1] == 1 or out.shape[-2] == 1
+    return out

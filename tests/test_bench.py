@@ -1,0 +1,19 @@
+"""The benchmark runs end to end on a small shape and reports every kernel (speed is never asserted)."""
+
+from minircan import bench
+
+
+def test_bench_reports_every_kernel():
+    rows = bench.run_kernels(n=1, c=4, hw=6, repeats=1)
+    names = [r["name"] for r in rows]
+    assert names[:3] == ["conv2d forward", "conv2d input grad", "conv2d weight+bias grad"]
+    assert {"relu forward", "sigmoid backward", "avg pool forward", "pixel shuffle (x2)"} <= set(names)
+    assert all(r["ours"] > 0 and r["torch"] > 0 and r["ratio"] > 0 for r in rows)
+    table = bench.format_table(rows)
+    assert table.count("\n") == len(rows) + 1 and "GFLOP/s" in table
+
+
+def test_bench_command_line(capsys):
+    assert bench.main(["--batch", "1", "--channels", "4", "--size", "6", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| conv2d forward |" in out and "threads=" in out
