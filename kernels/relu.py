@@ -2,6 +2,9 @@
 
 Forward:  y = max(x, 0)
 Backward: dL/dx = g * [y > 0]   (y the output; y > 0 exactly where x > 0; the gradient at 0 is 0, as PyTorch)
+
+NaN passes through (relu(NaN) = NaN, as in PyTorch), so that a diverging run shows up in its loss instead of
+being silently zeroed: hence the test is "x < 0", not "x > 0".
 """
 
 import numpy as np
@@ -11,7 +14,7 @@ from numba import njit, prange
 @njit(cache=True, parallel=True)
 def _forward(x, y):
     for i in prange(x.size):
-        y[i] = x[i] if x[i] > 0 else 0
+        y[i] = 0 if x[i] < 0 else x[i]
 
 
 @njit(cache=True, parallel=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,13 +108,17 @@ def _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys) -> dict[str, Callabl
 
 
 def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True) -> list[dict]:
-    rows = []
-    for case in kernel_cases(n, c, hw, with_torch=with_torch):
-        ours = median_time(case.ours, repeats)
-        ref = median_time(case.torch, repeats) if case.torch is not None else None
-        rows.append(dict(name=case.name, ours=ours, torch=ref, rate=case.work / ours / 1e9, unit=case.unit,
-                         ratio=None if ref is None else ours / ref))
-    return rows
+    """Time every case: all of minircan's first, then all of PyTorch's.
+
+    Two phases, not alternating: PyTorch's OpenMP workers keep spinning for a while after each call, and on
+    a 2-core machine a spinning worker halves the speed of whatever runs next (measured here: a conv2d
+    forward timed right after a PyTorch call took 2x as long).
+    """
+    cases = kernel_cases(n, c, hw, with_torch=with_torch)
+    ours = [median_time(case.ours, repeats) for case in cases]
+    refs = [median_time(case.torch, repeats) if case.torch is not None else None for case in cases]
+    return [dict(name=case.name, ours=t, torch=ref, rate=case.work / t / 1e9, unit=case.unit,
+                 ratio=None if ref is None else t / ref) for case, t, ref in zip(cases, ours, refs)]
 
 
 def format_table(rows: list[dict]) -> str:
@@ -138,7 +143,24 @@ def environment(threads: int) -> str:
         parts.append("torch not installed")
     if blas:
         parts.append("env " + " ".join(f"{k}={v}" for k, v in blas.items()))
+    if os.environ.get("MINIRCAN_BENCH_DROPPED"):
+        parts.append(f"restarted without {os.environ['MINIRCAN_BENCH_DROPPED']} (--keep-blas-env keeps them)")
     return ", ".join(parts)
+
+
+_BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _reexec_without_blas_overrides(argv: list[str]) -> None:
+    """Restart this command without the OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides.
+
+    Some machines set them to force old OpenBLAS builds onto a safe code path; they also make a current
+    NumPy's OpenBLAS use older, slower matrix kernels (here: Haswell's AVX2 instead of the CPU's AVX-512).
+    OpenBLAS reads them once when NumPy loads, so the only way to drop them is a fresh process.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _BLAS_OVERRIDES}
+    env["MINIRCAN_BENCH_DROPPED"] = ",".join(f"{k}={os.environ[k]}" for k in _BLAS_OVERRIDES if k in os.environ)
+    os.execve(sys.executable, [sys.executable, "-m", "minircan.bench", *argv], env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS,
                         help="threads for Numba and PyTorch (default: all cores)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--keep-blas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: restart without them)")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if not args.keep_blas_env and any(k in os.environ for k in _BLAS_OVERRIDES):
+        _reexec_without_blas_overrides(argv)
 
     numba.set_num_threads(args.threads)
     try:

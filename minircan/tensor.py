@@ -184,10 +184,12 @@ def _infer_device(data: Any) -> Device:
 
 
 def _lift(value: Any, like: Tensor) -> Tensor:
-    """A Python number or array as a constant tensor on ``like``'s device and dtype; a Tensor as is."""
+    """A number (Python or NumPy scalar, or 0-d array) as a constant tensor of ``like``'s dtype and device;
+    any other array as a constant tensor of its own dtype (so that mixing float32 and float64 arrays is an
+    error, not a silent cast); a Tensor as is."""
     if isinstance(value, Tensor):
         return value
-    if np.isscalar(value):
+    if np.ndim(value) == 0:
         return Tensor(like.device.xp.asarray(value, dtype=like.dtype), device=like.device)
     return Tensor(value, device=like.device)
 

@@ -198,3 +198,11 @@ def test_float32_is_the_default_and_float64_is_kept():
     assert minircan.tensor(np.zeros(2)).dtype == np.float64
     assert minircan.tensor(np.zeros(2, dtype=np.int64)).dtype == np.float32
     assert (minircan.tensor([1.0]) * 2).dtype == np.float32
+
+
+def test_numbers_take_the_tensor_dtype_arrays_keep_theirs():
+    t = minircan.tensor(np.ones(3, dtype=np.float32))
+    assert (t * np.float64(2.0)).dtype == np.float32
+    assert (t * np.array(2.0)).dtype == np.float32  # a 0-d array is a number
+    with pytest.raises(ValueError, match="different dtypes"):
+        t * np.ones(3)  # a float64 array: mixing dtypes is an error, not a silent cast

@@ -14,6 +14,7 @@ def test_bench_reports_every_kernel():
 
 
 def test_bench_command_line(capsys):
-    assert bench.main(["--batch", "1", "--channels", "4", "--size", "6", "--repeats", "1"]) == 0
+    # --keep-blas-env: without it the bench may restart itself (exec), which would replace pytest
+    assert bench.main(["--batch", "1", "--channels", "4", "--size", "6", "--repeats", "1", "--keep-blas-env"]) == 0
     out = capsys.readouterr().out
     assert "| conv2d forward |" in out and "threads=" in out

@@ -101,3 +101,10 @@ def test_pixel_shuffle_layout_by_hand():
     assert y.shape == (1, 1, 4, 6)
     assert np.array_equal(y[0, 0, :2, :2], [[0, 1], [2, 3]])
     assert np.array_equal(y[0, 0, 2:, 4:], [[0, 1], [2, 3]])
+
+
+def test_relu_passes_nan_through_like_pytorch():
+    x = np.array([np.nan, -1.0, 0.0, 2.0])
+    y = relu.forward(x)
+    assert np.isnan(y[0]) and np.array_equal(y[1:], [0.0, 0.0, 2.0])
+    assert np.isnan(torch.relu(torch.tensor(x)).numpy()[0])

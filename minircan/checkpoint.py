@@ -1,0 +1,105 @@
+"""Native checkpoints: ``minircan.save(obj, path)`` / ``minircan.load(path)`` in NumPy's .npz format.
+
+``obj`` is a tree of dicts and lists whose leaves are arrays (or Tensors), numbers, strings, booleans or
+None: a state dict, or {"model": ..., "optimizer": ..., "step": ...}. Arrays become .npz entries; the rest
+of the tree is kept as JSON in the entry ``__tree__``, with the minircan version. Opening a checkpoint
+never runs code: it is read with ``allow_pickle=False``.
+
+Writes are atomic: the file is written beside the target under a temporary name, flushed to disk, then
+renamed over the target, so an interrupted save never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+_TREE = "__tree__"
+
+
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write obj to path (.npz) atomically."""
+    from . import __version__
+
+    arrays: dict[str, np.ndarray] = {}
+    tree = {"minircan_version": __version__, "obj": _flatten(obj, arrays)}
+    arrays[_TREE] = np.array(json.dumps(tree))
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read a checkpoint written by ``save``: the same tree, with NumPy arrays for the arrays."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            files = list(npz.files)
+            tree = json.loads(str(npz[_TREE])) if _TREE in files else None
+            arrays = {k: npz[k] for k in files if k != _TREE}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(f"cannot read checkpoint {path}: {e} (is it truncated, or not an .npz file?)") from e
+    if tree is None:
+        raise ValueError(f"{path} is an .npz file but not a minircan checkpoint (no {_TREE} entry)")
+    return _unflatten(tree["obj"], arrays)
+
+
+def checkpoint_version(path: str | os.PathLike) -> str:
+    """The minircan version that wrote a checkpoint."""
+    with np.load(os.fspath(path), allow_pickle=False) as npz:
+        return json.loads(str(npz[_TREE]))["minircan_version"]
+
+
+def _flatten(node: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(node, Tensor):
+        node = node.numpy()
+    if isinstance(node, np.ndarray) or (hasattr(node, "__array__") and not np.isscalar(node)):
+        name = f"a{len(arrays)}"
+        arrays[name] = np.asarray(node)
+        return {"__array__": name}
+    if isinstance(node, dict):
+        keys = list(node)
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"checkpoint dict keys must be strings, got {[type(k).__name__ for k in keys][:3]}")
+        return {"__dict__": [[k, _flatten(node[k], arrays)] for k in keys]}
+    if isinstance(node, (list, tuple)):
+        return {"__list__": [_flatten(v, arrays) for v in node], "tuple": isinstance(node, tuple)}
+    if isinstance(node, np.generic):
+        return node.item()
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    raise TypeError(f"cannot save a {type(node).__name__} in a checkpoint: use arrays, numbers, strings, "
+                    "lists and dicts")
+
+
+def _unflatten(node: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(node, dict):
+        if "__array__" in node:
+            return arrays[node["__array__"]]
+        if "__dict__" in node:
+            return OrderedDict((k, _unflatten(v, arrays)) for k, v in node["__dict__"])
+        if "__list__" in node:
+            items = [_unflatten(v, arrays) for v in node["__list__"]]
+            return tuple(items) if node.get("tuple") else items
+    return node

@@ -1,0 +1,38 @@
+"""``python -m minircan.convert IN OUT``: convert RCAN weights between official .pt and minircan .npz.
+
+    python -m minircan.convert RCAN_BIX2.pt rcan_x2.npz     # official PyTorch file -> minircan
+    python -m minircan.convert rcan_x2.npz rcan_x2.pt       # minircan -> a file the official code loads
+
+The configuration (scale, groups, blocks, channels, reduction) is read off the weights' shapes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .models.files import is_pt_file, load_state_dict_file, save_model
+from .models.rcan import RCAN
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minircan.convert", description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", help="an official .pt/.pth file or a minircan .npz model file")
+    parser.add_argument("output", help="the file to write: .npz (minircan) or .pt/.pth (official PyTorch)")
+    args = parser.parse_args(argv)
+    if is_pt_file(args.input) == is_pt_file(args.output):
+        parser.error("convert between .pt/.pth and .npz: one side must be each")
+    try:
+        sd, config = load_state_dict_file(args.input)
+        model = RCAN(**config)
+        model.load_state_dict(sd, strict=True)
+        save_model(model, args.output)
+    except (OSError, ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}: RCAN {config}, {model.num_parameters():,} parameters")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
