@@ -18,6 +18,10 @@ from ..device import device as _get_device
 from ..tensor import Tensor
 
 
+# Functions called as hook(module, output) after every Module call (used by summary()).
+_forward_hooks: list = []
+
+
 class Parameter(Tensor):
     """A Tensor that a Module registers as one of its parameters (requires_grad=True by default)."""
 
@@ -69,7 +73,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        for hook in _forward_hooks:
+            hook(self, out)
+        return out
 
     # ----- the tree -------------------------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -103,6 +110,13 @@ class Module:
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def summary(self, input_shape: tuple, max_depth: int = 2):
+        """A table of every submodule (down to max_depth) with its output shape, parameters and
+        multiply-adds for one forward pass of an input of input_shape; ``print()`` it. See nn.summary."""
+        from .summary import summary
+
+        return summary(self, input_shape, max_depth=max_depth)
 
     # ----- state ----------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
