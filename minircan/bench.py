@@ -9,6 +9,7 @@ throughput (GFLOP/s for convolutions, GB/s of memory traffic for the rest) and t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -63,7 +64,7 @@ def kernel_cases(n: int, c: int, hw: int, dtype=np.float32, with_torch: bool = T
         Case("conv2d input grad", lambda: K.conv2d.backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),
              flops, "GFLOP/s"),
         Case("conv2d weight+bias grad",
-             lambda: (K.conv2d.backward_weight(g, x, w.shape, s1, p1), K.conv2d.backward_bias(g)),
+             lambda: K.conv2d.backward_params(g, x, w.shape, s1, p1, bias=True),
              t.get("conv_dw"), flops, "GFLOP/s"),
         Case("relu forward", lambda: K.relu.forward(x), t.get("relu_fwd"), 2 * nbytes, "GB/s"),
         Case("relu backward", lambda: K.relu.backward(g, y_relu), t.get("relu_bwd"), 3 * nbytes, "GB/s"),
@@ -121,6 +122,102 @@ def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True) 
                  ratio=None if ref is None else t / ref) for case, t, ref in zip(cases, ours, refs)]
 
 
+# ----- a full training step ---------------------------------------------------------------------------
+
+TRAIN_STEPS = {"tiny": 20, "small": 10, "paper": 2}  # timed steps per configuration (after one warm-up)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def train_step_worker(framework: str, config: str, batch: int, patch: int, scale: int, steps: int) -> dict:
+    """Time forward + L1 loss + backward + Adam step of RCAN(config) on one batch; report the peak memory.
+
+    Runs in a fresh process per (framework, configuration), so that the peak memory is that run's alone.
+    """
+    from .models.rcan import CONFIGS
+
+    rng = np.random.default_rng(0)
+    lr_batch = (rng.random((batch, 3, patch, patch)) * 255).astype(np.float32)
+    hr_batch = (rng.random((batch, 3, patch * scale, patch * scale)) * 255).astype(np.float32)
+    if framework == "torch":
+        import torch
+
+        from .torch_reference import TorchRCAN
+
+        torch.manual_seed(0)
+        model = TorchRCAN(scale=scale, **CONFIGS[config])
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        x, y = torch.from_numpy(lr_batch), torch.from_numpy(hr_batch)
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.l1_loss(model(x), y).backward()
+            opt.step()
+    else:
+        from . import functional as F
+        from . import manual_seed
+        from .models.rcan import RCAN
+        from .optim import Adam
+        from .tensor import Tensor
+
+        manual_seed(0)
+        model = RCAN(scale=scale, **CONFIGS[config])
+        opt = Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+        x, y = Tensor(lr_batch), Tensor(hr_batch)
+
+        def step():
+            opt.zero_grad()
+            F.l1_loss(model(x), y).backward()
+            opt.step()
+
+    step()  # warm-up: JIT compilation, first-touch allocations
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return dict(step_s=statistics.median(times), peak_rss_mb=peak_rss_mb())
+
+
+def run_train_steps(configs: list[str], threads: int, batch: int, patch: int, scale: int,
+                    with_torch: bool = True) -> list[dict]:
+    import subprocess
+
+    rows = []
+    for config in configs:
+        result = {"config": config}
+        for framework in ("minircan", "torch") if with_torch else ("minircan",):
+            cmd = [sys.executable, "-m", "minircan.bench", "--worker", framework, config, "--threads", str(threads),
+                   "--batch", str(batch), "--size", str(patch), "--scale", str(scale), "--keep-blas-env"]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            result[framework] = json.loads(out.strip().splitlines()[-1])
+        rows.append(result)
+    return rows
+
+
+def format_train_table(rows: list[dict], batch: int, patch: int, scale: int) -> str:
+    lines = [f"| RCAN training step (batch {batch}, {patch}x{patch} LR, x{scale}, Adam) | minircan s/step | "
+             "PyTorch s/step | time ratio | minircan peak MB | PyTorch peak MB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ours, ref = r["minircan"], r.get("torch")
+        ref_t = "-" if ref is None else f"{ref['step_s']:.3f}"
+        ratio = "-" if ref is None else f"{ours['step_s'] / ref['step_s']:.2f}x"
+        ref_m = "-" if ref is None else f"{ref['peak_rss_mb']:.0f}"
+        lines.append(f"| {r['config']} | {ours['step_s']:.3f} | {ref_t} | {ratio} | {ours['peak_rss_mb']:.0f} | "
+                     f"{ref_m} |")
+    return "\n".join(lines)
+
+
 def format_table(rows: list[dict]) -> str:
     lines = ["| kernel | minircan (ms) | PyTorch (ms) | minircan throughput | ratio (minircan / PyTorch) |",
              "|---|---:|---:|---:|---:|"]
@@ -165,12 +262,18 @@ def _reexec_without_blas_overrides(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minircan.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=16, help="N (paper: 16)")
+    parser.add_argument("--batch", type=int, default=16, help="N, the batch (paper: 16)")
     parser.add_argument("--channels", type=int, default=64, help="C = K (paper: 64)")
     parser.add_argument("--size", type=int, default=48, help="H = W of the LR patch (paper: 48)")
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per case; the median is shown")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS,
                         help="threads for Numba and PyTorch (default: all cores)")
+    parser.add_argument("--scale", type=int, default=2, help="upscaling factor of the training step (paper: 2)")
+    parser.add_argument("--train-step", nargs="*", default=["tiny", "paper"], metavar="CONFIG",
+                        help="RCAN configurations whose full training step is timed (default: tiny paper; "
+                             "none: skip)")
+    parser.add_argument("--no-kernels", action="store_true", help="skip the kernel table")
+    parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: restart without them)")
@@ -180,16 +283,33 @@ def main(argv: list[str] | None = None) -> int:
         _reexec_without_blas_overrides(argv)
 
     numba.set_num_threads(args.threads)
+    if args.worker:
+        if args.worker[0] == "torch":
+            import torch
+
+            torch.set_num_threads(args.threads)
+        config = args.worker[1]
+        result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale, TRAIN_STEPS[config])
+        print(json.dumps(result))
+        return 0
     try:
         import torch
 
         torch.set_num_threads(args.threads)
     except ImportError:
-        pass
-    print(f"# minircan kernels, N={args.batch}, C=K={args.channels}, {args.size}x{args.size}, 3x3 pad 1, float32")
+        args.no_torch = True
     print(f"# {environment(args.threads)}")
-    rows = run_kernels(args.batch, args.channels, args.size, args.repeats, with_torch=not args.no_torch)
-    print(format_table(rows))
+    if not args.no_kernels:
+        print(f"\n# kernels, N={args.batch}, C=K={args.channels}, {args.size}x{args.size}, 3x3 pad 1, float32, "
+              f"median of {args.repeats}")
+        rows = run_kernels(args.batch, args.channels, args.size, args.repeats, with_torch=not args.no_torch)
+        print(format_table(rows), flush=True)
+    if args.train_step:
+        print(f"\n# full training step (forward, L1 loss, backward, Adam), median of "
+              f"{', '.join(f'{TRAIN_STEPS[c]} ({c})' for c in args.train_step)} after one warm-up; "
+              "peak memory of a fresh process")
+        rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch)
+        print(format_train_table(rows, args.batch, args.size, args.scale))
     return 0
 
 

@@ -34,7 +34,7 @@ def _cpu_kernels() -> SimpleNamespace:
     return SimpleNamespace(
         conv2d_forward=k.conv2d.forward,
         conv2d_backward_input=k.conv2d.backward_input,
-        conv2d_backward_weight=k.conv2d.backward_weight,
+        conv2d_backward_params=k.conv2d.backward_params,
         conv2d_backward_bias=k.conv2d.backward_bias,
         relu_forward=k.relu.forward,
         relu_backward=k.relu.backward,

@@ -76,7 +76,7 @@ def test_gradcheck_catches_a_transposed_weight_gradient(rng):
         @staticmethod
         def backward(ctx, g):
             x, w = ctx.saved_tensors
-            dw = ctx.kernels.conv2d_backward_weight(g, x, w.shape, (1, 1), (1, 1))
+            dw, _ = ctx.kernels.conv2d_backward_params(g, x, w.shape, (1, 1), (1, 1), False)
             return (ctx.kernels.conv2d_backward_input(g, w, x.shape, (1, 1), (1, 1)),
                     dw[:, :, ::-1, ::-1].copy())  # flipped kernel: wrong
 

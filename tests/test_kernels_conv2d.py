@@ -52,6 +52,10 @@ def test_conv2d_matches_torch(case, dtype):
     assert_close(K.backward_input(g, w, x.shape, s, p), dx, dtype, "input gradient")
     assert_close(K.backward_weight(g, x, w.shape, s, p), dw, dtype, "weight gradient")
     assert_close(K.backward_bias(g), db, dtype, "bias gradient")
+    dw2, db2 = K.backward_params(g, x, w.shape, s, p, bias=True)
+    assert_close(dw2, dw, dtype, "weight gradient with the bias row")
+    assert_close(db2, db, dtype, "bias gradient from the product")
+    assert K.backward_params(g, x, w.shape, s, p, bias=False)[1] is None
 
 
 @given(case=conv_cases())
@@ -100,7 +104,8 @@ def test_conv2d_is_deterministic(rng):
     g = rng.standard_normal((3, 8, 13, 13)).astype(np.float32)
     for f in (lambda: K.forward(x, w, None, (1, 1), (1, 1)),
               lambda: K.backward_input(g, w, x.shape, (1, 1), (1, 1)),
-              lambda: K.backward_weight(g, x, w.shape, (1, 1), (1, 1))):
+              lambda: K.backward_weight(g, x, w.shape, (1, 1), (1, 1)),
+              lambda: K.backward_params(g, x, w.shape, (1, 1), (1, 1), bias=True)[1]):
         first = f()
         for _ in range(3):
             assert np.array_equal(f(), first)
@@ -108,10 +113,10 @@ def test_conv2d_is_deterministic(rng):
 
 def test_im2col_col2im_are_adjoint(rng):
     # <im2col(x), c> == <x, col2im(c)> for every x, c: the defining property of the input gradient.
-    x = rng.standard_normal((3, 7, 6))
+    x = rng.standard_normal((2, 3, 7, 6))
     kh, kw, sh, sw, ph, pw = 3, 2, 2, 1, 1, 2
     ho, wo = K.output_size(7, 6, kh, kw, (sh, sw), (ph, pw))
-    cols = np.empty((3 * kh * kw, ho * wo))
+    cols = np.empty((2, 3 * kh * kw, ho * wo))
     K.im2col(x, cols, kh, kw, sh, sw, ph, pw)
     c = rng.standard_normal(cols.shape)
     back = np.empty_like(x)

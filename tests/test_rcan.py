@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import FLOAT32_TOL, assert_close, rel_error
-from torch_rcan import TorchRCAN
 
 import minircan
 from minircan.models import RCAN, infer_config, load_model, save_model
 from minircan.pt_format import load_pt_state_dict, save_pt
+from minircan.torch_reference import TorchRCAN
 
 SMALL = dict(n_resgroups=2, n_resblocks=2, n_feats=8, reduction=4)
 

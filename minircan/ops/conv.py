@@ -17,7 +17,11 @@ class Conv2d(Function):
         x, w = ctx.saved_tensors
         k = ctx.kernels
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        need_b = need_b and ctx.has_bias
         dx = k.conv2d_backward_input(g, w, x.shape, ctx.stride, ctx.padding) if need_x else None
-        dw = k.conv2d_backward_weight(g, x, w.shape, ctx.stride, ctx.padding) if need_w else None
-        db = k.conv2d_backward_bias(g) if ctx.has_bias and need_b else None
+        dw = db = None
+        if need_w:
+            dw, db = k.conv2d_backward_params(g, x, w.shape, ctx.stride, ctx.padding, need_b)
+        elif need_b:
+            db = k.conv2d_backward_bias(g)
         return dx, dw, db, None, None

@@ -1,6 +1,9 @@
-"""A PyTorch RCAN for the parity tests, written from the description of the official code
-(yulunzhang/RCAN, RCAN_TrainCode/code/model/rcan.py, common.py) with its module nesting, so that its
-state_dict() has the official keys. Test-only: minircan never imports PyTorch."""
+"""A PyTorch RCAN, the reference that the parity tests and the benchmarks compare minircan with.
+
+Written from the description of the official code (yulunzhang/RCAN, RCAN_TrainCode/code/model/rcan.py,
+common.py) with its module nesting, so that its state_dict() has the official keys. Importing this module
+needs PyTorch; nothing else in minircan imports it.
+"""
 
 import math
 
