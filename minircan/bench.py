@@ -218,6 +218,45 @@ def format_train_table(rows: list[dict], batch: int, patch: int, scale: int) -> 
     return "\n".join(lines)
 
 
+# ----- tiled upscaling: memory bounded by the tile ------------------------------------------------------
+
+
+def tiling_worker(size: int, tile: int) -> dict:
+    """Upscale a random size x size LR image with the tiny RCAN (random weights), whole (tile 0) or tiled."""
+    from . import manual_seed
+    from .inference import upscale_image
+    from .models.rcan import RCAN
+
+    manual_seed(0)
+    model = RCAN.from_config("tiny", scale=2)
+    lr = (np.random.default_rng(0).random((3, size, size)) * 255).astype(np.float32)
+    base = peak_rss_mb()
+    t0 = time.perf_counter()
+    upscale_image(model, lr, 2, tile=tile)
+    return dict(size=size, tile=tile, seconds=time.perf_counter() - t0, peak_rss_mb=peak_rss_mb(), base_mb=base)
+
+
+def run_tiling(cases: list[tuple[int, int]], threads: int) -> list[dict]:
+    import subprocess
+
+    rows = []
+    for size, tile in cases:
+        cmd = [sys.executable, "-m", "minircan.bench", "--tiling-worker", str(size), str(tile), "--threads",
+               str(threads), "--keep-blas-env"]
+        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split("\n")[-2]))
+    return rows
+
+
+def format_tiling_table(rows: list[dict]) -> str:
+    lines = ["| tiny RCAN x2, LR input | tile (LR px) | seconds | peak memory MB | before the pass MB |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        tile = "whole image" if r["tile"] == 0 else str(r["tile"])
+        lines.append(f"| {r['size']}x{r['size']} | {tile} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['base_mb']:.0f} |")
+    return "\n".join(lines)
+
+
 def format_table(rows: list[dict]) -> str:
     lines = ["| kernel | minircan (ms) | PyTorch (ms) | minircan throughput | ratio (minircan / PyTorch) |",
              "|---|---:|---:|---:|---:|"]
@@ -273,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="RCAN configurations whose full training step is timed (default: tiny paper; "
                              "none: skip)")
     parser.add_argument("--no-kernels", action="store_true", help="skip the kernel table")
+    parser.add_argument("--tiling", action="store_true",
+                        help="also show upscaling memory: 500x500 and 2000x2000 LR images, whole and in tiles")
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
+    parser.add_argument("--tiling-worker", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: restart without them)")
@@ -283,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         _reexec_without_blas_overrides(argv)
 
     numba.set_num_threads(args.threads)
+    if args.tiling_worker:
+        print(json.dumps(tiling_worker(*args.tiling_worker)))
+        return 0
     if args.worker:
         if args.worker[0] == "torch":
             import torch
@@ -309,7 +354,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(f'{TRAIN_STEPS[c]} ({c})' for c in args.train_step)} after one warm-up; "
               "peak memory of a fresh process")
         rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch)
-        print(format_train_table(rows, args.batch, args.size, args.scale))
+        print(format_train_table(rows, args.batch, args.size, args.scale), flush=True)
+    if args.tiling:
+        print("\n# upscaling memory: one process per row; peak resident memory of the whole process")
+        rows = run_tiling([(500, 0), (500, 128), (2000, 0), (2000, 128)], args.threads)
+        print(format_tiling_table(rows))
     return 0
 
 

@@ -113,3 +113,17 @@ def test_optimizer_state_dict_resumes_exactly():
 def test_empty_parameter_list_is_an_error():
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([])
+
+
+def test_cosine_schedule_matches_torch():
+    p = nn.Parameter(np.zeros(1))
+    opt = optim.Adam([p], lr=2e-3)
+    sched = optim.CosineAnnealingLR(opt, T_max=50, eta_min=1e-5)
+    tp = torch.zeros(1, requires_grad=True)
+    topt = torch.optim.Adam([tp], lr=2e-3)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, T_max=50, eta_min=1e-5)
+    for _ in range(50):
+        topt.step()
+        sched.step()
+        tsched.step()
+        assert abs(opt.lr - topt.param_groups[0]["lr"]) <= 1e-15

@@ -1,0 +1,164 @@
+"""The training command: outputs, exact resume, interruption, non-finite losses, clear errors, and
+parity of the loss curve with PyTorch."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import minircan
+import minircan.functional as F
+from minircan import checkpoint, train
+from minircan.data import PatchSampler, make_pairs, sample_images
+from minircan.models import RCAN, save_model
+from minircan.torch_reference import TorchRCAN
+
+QUICK = ["--steps", "6", "--eval-every", "3", "--batch-size", "2", "--patch-size", "16", "--no-progress"]
+
+
+def run(tmp_path, *extra, out="run"):
+    return train.main([*QUICK, "--out", str(tmp_path / out), *extra])
+
+
+def test_tiny_run_writes_everything(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    out = tmp_path / "run"
+    for name in ("model.npz", "checkpoint.npz", "log.txt", "curves.png", "comparison.png"):
+        assert (out / name).stat().st_size > 0, name
+    text = capsys.readouterr().out
+    assert "bicubic PSNR/SSIM" in text and "chelsea" in text and "mean" in text
+    log = (out / "log.txt").read_text()
+    assert log.count("step 3:") == 1 and log.count("step 6:") == 1
+    model = minircan.models.load_model(out / "model.npz")
+    assert model.config["n_feats"] == minircan.models.CONFIGS["tiny"]["n_feats"]
+
+
+def test_resume_continues_exactly(tmp_path, monkeypatch):
+    assert run(tmp_path, "--steps", "8", "--eval-every", "4", out="straight") == 0
+    real = train.Trainer.train_step
+
+    def stop_after_5(self):
+        if self.step == 5:
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(train.Trainer, "train_step", stop_after_5)
+    with pytest.raises(SystemExit):
+        run(tmp_path, "--steps", "8", "--eval-every", "4", out="split")
+    monkeypatch.setattr(train.Trainer, "train_step", real)
+    assert checkpoint.load(tmp_path / "split" / "checkpoint.npz")["step"] == 5
+    assert run(tmp_path, "--steps", "8", "--eval-every", "4", "--resume", out="split") == 0
+    a = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
+    b = checkpoint.load(tmp_path / "split" / "checkpoint.npz")
+    assert a["step"] == b["step"] == 8
+    assert a["history"]["loss"] == b["history"]["loss"]
+    for k in a["model"]:
+        assert np.array_equal(a["model"][k], b["model"][k]), k
+
+
+def test_existing_checkpoint_is_never_overwritten(tmp_path, capsys):
+    assert run(tmp_path) == 0
+    before = (tmp_path / "run" / "checkpoint.npz").read_bytes()
+    assert run(tmp_path) == 1
+    assert "pass --resume" in capsys.readouterr().err
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == before
+    assert run(tmp_path, "--resume", out="nothing-here") == 1
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    assert run(tmp_path, "--steps", "3", "--eval-every", "3") == 0
+    good = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    real = PatchSampler.next_batch
+
+    def poisoned(self):
+        lr, hr = real(self)
+        lr[0, 0, 0, 0] = np.nan
+        return lr, hr
+
+    monkeypatch.setattr(PatchSampler, "next_batch", poisoned)
+    assert run(tmp_path, "--steps", "6", "--eval-every", "3", "--resume") == 1
+    assert "the loss became nan at step 4" in capsys.readouterr().err
+    kept = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    assert kept["step"] == 3 and kept["history"]["loss"] == good["history"]["loss"]
+
+
+def test_ctrl_c_saves_a_checkpoint_to_resume_from(tmp_path, monkeypatch, capsys):
+    real = train.Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 2:
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(train.Trainer, "train_step", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        run(tmp_path)
+    assert exit_info.value.code == 130
+    assert "interrupted at step 2" in capsys.readouterr().out
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")["step"] == 2
+    monkeypatch.setattr(train.Trainer, "train_step", real)
+    assert run(tmp_path, "--resume") == 0
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")["step"] == 6
+
+
+def test_patch_bigger_than_the_images_is_a_clear_error(tmp_path, capsys):
+    assert run(tmp_path, "--patch-size", "1000") == 1
+    err = capsys.readouterr().err
+    assert "patch" in err.lower() and "1000" in err
+
+
+def test_init_from_x2_into_x4(tmp_path, capsys):
+    x2 = RCAN.from_config("tiny", scale=2)
+    save_model(x2, tmp_path / "x2.npz")
+    assert run(tmp_path, "--scale", "4", "--steps", "1", "--eval-every", "1", "--patch-size", "8",
+               "--init-from", str(tmp_path / "x2.npz")) == 0
+    assert "tail.0.2.weight" in capsys.readouterr().out
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(SystemExit):
+        train.parse_args(["--tiny", "--config", "paper"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--steps", "0"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--schedule", "step"])
+
+
+def test_loss_curve_matches_pytorch(rng):
+    """The tiny RCAN trained 30 steps in minircan and in PyTorch from the same weights on the same batches."""
+    minircan.manual_seed(0)
+    model = RCAN.from_config("tiny", scale=2)
+    ref = TorchRCAN(scale=2, **minircan.models.CONFIGS["tiny"])
+    ref.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    opt = minircan.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    topt = torch.optim.Adam([p for p in ref.parameters() if p.requires_grad], lr=1e-3)
+    sampler = PatchSampler(make_pairs(sample_images("train"), 2), 2, patch_size=24, batch_size=4, seed=3)
+    ours, theirs = [], []
+    for _ in range(30):
+        lr, hr = sampler.next_batch()
+        opt.zero_grad()
+        loss = F.l1_loss(model(minircan.tensor(lr)), minircan.tensor(hr))
+        loss.backward()
+        opt.step()
+        topt.zero_grad()
+        tloss = torch.nn.functional.l1_loss(ref(torch.from_numpy(lr)), torch.from_numpy(hr))
+        tloss.backward()
+        topt.step()
+        ours.append(loss.item())
+        theirs.append(tloss.item())
+    ours, theirs = np.array(ours), np.array(theirs)
+    assert ours[-1] < ours[0]  # it learns
+    assert np.max(np.abs(ours - theirs) / theirs) < 1e-4, np.max(np.abs(ours - theirs) / theirs)
+
+
+def test_cli_entry_point_runs(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(minircan.__file__))]))
+    proc = subprocess.run([sys.executable, "-m", "minircan.train", *QUICK, "--steps", "2", "--eval-every", "2",
+                           "--out", str(tmp_path / "cli")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote" in proc.stdout
