@@ -252,7 +252,7 @@ def plot_curves(history: dict, bicubic_psnr: float, path: str) -> None:
         k = max(1, len(loss) // 50)
         smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
         ax0.plot(np.arange(k, len(loss) + 1), smooth, lw=1.5, label=f"mean of {k}")
-    ax0.set(xlabel="step", ylabel="L1 loss (0-255 scale)", title="training loss")
+    ax0.set(xlabel="step", ylabel="L1 loss (0-255 scale)", title="training loss", yscale="log")
     ax0.legend()
     steps = [e["step"] for e in history["eval"]]
     ax1.plot(steps, [e["psnr"] for e in history["eval"]], "o-", label="minircan")
