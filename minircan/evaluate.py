@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, help="upscaling factor (default: the model's; 2 for --bicubic)")
     p.add_argument("--degradation", choices=["BI", "BD"], default="BI")
     p.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (RCAN+)")
-    p.add_argument("--tile", default="0", help="0: whole images; N: tiles of N LR pixels; chop: the official split")
+    p.add_argument("--tile", default="chop",
+                   help="chop: the official split (the paper's numbers); 0: whole images; N: tiles of N LR pixels")
     p.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels")
     p.add_argument("--save", help="write the SR images into this folder")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
@@ -94,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     what = "bicubic" if args.bicubic else args.weights
+    how = "" if args.bicubic else (", whole images" if not tile else f", tile {tile}")
     print(f"{what}, x{scale} {args.degradation}, Y channel, border {scale}"
-          + (", self-ensemble" if args.self_ensemble else "") + (f", tile {tile}" if tile else ""))
+          + (", self-ensemble" if args.self_ensemble else "") + how)
     print(format_results(rows))
     return 0
 
