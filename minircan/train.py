@@ -310,24 +310,36 @@ def run(args: argparse.Namespace) -> Trainer:
               f"{len(val_pairs)} validation images, {args.steps} steps of {args.batch_size} x "
               f"{args.patch_size}x{args.patch_size} patches, Adam lr {args.lr} ({args.schedule})")
     print(header)
-    log = open(log_path, "a")
-    log.write(header + "\n")
+    with open(log_path, "a") as log:
+        log.write(header + "\n")
+        elapsed = _train_loop(trainer, args, ckpt_path, log)
+        if not trainer.last_rows or trainer.history["eval"][-1]["step"] != trainer.step:
+            trainer.evaluate()
+        rows = trainer.last_rows
+        save_model(trainer.model, os.path.join(args.out, "model.npz"))
+        plot_curves(trainer.history, float(np.mean([r["bicubic_psnr"] for r in rows])),
+                    os.path.join(args.out, "curves.png"))
+        plot_comparison(trainer.model, val_pairs, args.scale, os.path.join(args.out, "comparison.png"))
+        summary = (f"\ntrained {trainer.step} steps in {elapsed:.0f} s this session; validation, Y channel, "
+                   f"border {args.scale}:\n{results_table(rows)}\n\nwrote {args.out}/: model.npz, checkpoint.npz, "
+                   "log.txt, curves.png, comparison.png")
+        print(summary)
+        log.write(summary + "\n")
+    return trainer
 
-    def write_eval(rows):
-        e = trainer.history["eval"][-1]
-        bicubic = np.mean([r["bicubic_psnr"] for r in rows])
-        loss = np.mean(trainer.history["loss"][-50:])
-        line = (f"step {e['step']}: PSNR {e['psnr']:.3f} dB, SSIM {e['ssim']:.4f} (bicubic {bicubic:.3f} dB), "
-                f"loss {loss:.3f}")
-        log.write(line + "\n")
-        log.flush()
-        return line
 
+def _train_loop(trainer: Trainer, args: argparse.Namespace, ckpt_path: str, log) -> float:
+    """Steps until args.steps, evaluating and checkpointing every args.eval_every; returns the seconds spent.
+
+    Ctrl-C saves a checkpoint and exits with status 130; a non-finite loss raises TrainingError before
+    anything is saved, so the last good checkpoint stays.
+    """
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
         bar = tqdm(total=args.steps, initial=trainer.step, unit="step", dynamic_ncols=True, file=sys.stdout)
+    say = bar.write if bar is not None else print
     t0 = time.perf_counter()
     try:
         while trainer.step < args.steps:
@@ -336,35 +348,25 @@ def run(args: argparse.Namespace) -> Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.2f}", lr=f"{trainer.optimizer.lr:.2e}", refresh=False)
             if trainer.step % args.eval_every == 0 or trainer.step == args.steps:
-                line = write_eval(trainer.evaluate())
-                (bar.write if bar is not None else print)(line)
+                rows = trainer.evaluate()
+                e = trainer.history["eval"][-1]
+                line = (f"step {e['step']}: PSNR {e['psnr']:.3f} dB, SSIM {e['ssim']:.4f} (bicubic "
+                        f"{np.mean([r['bicubic_psnr'] for r in rows]):.3f} dB), loss "
+                        f"{np.mean(trainer.history['loss'][-50:]):.3f}")
+                log.write(line + "\n")
+                log.flush()
+                say(line)
                 trainer.save(ckpt_path)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
         trainer.save(ckpt_path)
         print(f"\ninterrupted at step {trainer.step}: saved {ckpt_path}; continue with --resume")
-        log.close()
         raise SystemExit(130) from None
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - t0
-    if not trainer.last_rows or trainer.history["eval"][-1]["step"] != trainer.step:
-        trainer.evaluate()
-    rows = trainer.last_rows
-    table = results_table(rows)
-    save_model(trainer.model, os.path.join(args.out, "model.npz"))
-    plot_curves(trainer.history, float(np.mean([r["bicubic_psnr"] for r in rows])),
-                os.path.join(args.out, "curves.png"))
-    plot_comparison(trainer.model, val_pairs, args.scale, os.path.join(args.out, "comparison.png"))
-    summary = (f"\ntrained {trainer.step} steps in {elapsed:.0f} s this session; validation, Y channel, border "
-               f"{args.scale}:\n{table}\n\nwrote {args.out}/: model.npz, checkpoint.npz, log.txt, curves.png, "
-               "comparison.png")
-    print(summary)
-    log.write(summary + "\n")
-    log.close()
-    return trainer
+    return time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
