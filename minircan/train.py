@@ -302,6 +302,10 @@ def run(args: argparse.Namespace) -> Trainer:
             raise TrainingError(f"--resume: no checkpoint at {ckpt_path}; run without --resume to start")
         trainer.load(ckpt_path)
         print(f"resumed from {ckpt_path} at step {trainer.step}")
+        planned = checkpoint.load(ckpt_path)["args"].get("steps")
+        if planned != args.steps and args.schedule == "cosine":
+            print(f"warning: the run was planned for {planned} steps and its cosine schedule keeps that length; "
+                  f"steps past {planned} train at the final rate", file=sys.stderr)
     elif os.path.exists(ckpt_path):
         raise TrainingError(f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out "
                             "(nothing was overwritten)")
