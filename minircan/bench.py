@@ -92,20 +92,20 @@ def _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys) -> dict[str, Callabl
     def conv_grad(mask):
         return lambda: conv_bwd(tg, tx, tw, [tw.shape[0]], [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
 
-    with torch.no_grad():
-        return {
-            "conv_fwd": lambda: F.conv2d(tx, tw, tb, padding=1),
-            "conv_dx": conv_grad([True, False, False]),
-            "conv_dw": conv_grad([False, True, True]),
-            "relu_fwd": lambda: torch.relu(tx),
-            "relu_bwd": lambda: torch.ops.aten.threshold_backward(tg, ty_relu, 0),
-            "sig_fwd": lambda: torch.sigmoid(tx),
-            "sig_bwd": lambda: torch.ops.aten.sigmoid_backward(tg, ty_sig),
-            "gap_fwd": lambda: F.adaptive_avg_pool2d(tx, 1),
-            "gap_bwd": lambda: torch.ops.aten._adaptive_avg_pool2d_backward(tpg, tx),
-            "ps": lambda: F.pixel_shuffle(txs, 2),
-            "pus": lambda: F.pixel_unshuffle(tys, 2),
-        }
+    # None of these tensors requires a gradient, so PyTorch records no graph.
+    return {
+        "conv_fwd": lambda: F.conv2d(tx, tw, tb, padding=1),
+        "conv_dx": conv_grad([True, False, False]),
+        "conv_dw": conv_grad([False, True, True]),
+        "relu_fwd": lambda: torch.relu(tx),
+        "relu_bwd": lambda: torch.ops.aten.threshold_backward(tg, ty_relu, 0),
+        "sig_fwd": lambda: torch.sigmoid(tx),
+        "sig_bwd": lambda: torch.ops.aten.sigmoid_backward(tg, ty_sig),
+        "gap_fwd": lambda: F.adaptive_avg_pool2d(tx, 1),
+        "gap_bwd": lambda: torch.ops.aten._adaptive_avg_pool2d_backward(tpg, tx),
+        "ps": lambda: F.pixel_shuffle(txs, 2),
+        "pus": lambda: F.pixel_unshuffle(tys, 2),
+    }
 
 
 def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True) -> list[dict]:
