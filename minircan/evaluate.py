@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
-from .data import benchmark_pairs, imresize, make_pairs, sample_images, write_image
+from .data import benchmark_pairs, make_pairs, sample_images, write_image
 from .device import device as get_device
-from .inference import to_chw, to_hwc_uint8, upscale_image
+from .inference import bicubic, to_chw, to_hwc_uint8, upscale_image
 from .metrics import psnr, ssim
 from .models.files import load_model
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             scale = args.scale or 2
 
             def upscale(pair):
-                return imresize(pair.lr, scale)[: pair.hr.shape[0], : pair.hr.shape[1]]
+                return bicubic(pair.lr, scale, pair.hr.shape)
         else:
             model = load_model(args.weights).to(get_device("cpu" if args.device == "auto" else args.device))
             model.eval()

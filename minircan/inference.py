@@ -128,6 +128,19 @@ def upscale_image(model: Model, lr: np.ndarray, scale: int, tile: int | str = 0,
     return self_ensemble(one, lr) if ensemble else one(lr)
 
 
+def super_resolve(model: Model, lr: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (h, w, 3) LR -> uint8 (h*s, w*s, 3) SR: whole image, or the official chop above 160,000 pixels."""
+    tile = "chop" if lr.shape[0] * lr.shape[1] > 160_000 else 0
+    return to_hwc_uint8(upscale_image(model, to_chw(lr), scale, tile=tile))
+
+
+def bicubic(lr: np.ndarray, scale: int, shape: tuple) -> np.ndarray:
+    """The bicubic baseline: MATLAB-exact imresize of uint8 LR by scale, cropped to the HR (h, w) shape."""
+    from .data import imresize
+
+    return imresize(lr, scale)[: shape[0], : shape[1]]
+
+
 def to_chw(img: np.ndarray) -> np.ndarray:
     """uint8 (H, W, 3) -> float32 (3, H, W) on the 0..255 scale."""
     return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)

@@ -25,9 +25,9 @@ import numpy as np
 
 from . import checkpoint, manual_seed
 from . import functional as F
-from .data import PatchSampler, div2k_pairs, imresize, make_pairs, sample_images
+from .data import PatchSampler, div2k_pairs, make_pairs, sample_images
 from .device import device as get_device
-from .inference import to_chw, to_hwc_uint8, upscale_image
+from .inference import bicubic, super_resolve
 from .metrics import psnr, ssim
 from .models.files import load_state_dict_file, save_model
 from .models.rcan import CONFIGS, RCAN
@@ -180,9 +180,7 @@ class Trainer:
         self.model.eval()
         rows = []
         for pair, bic in zip(self.val_pairs, self.bicubic):
-            lr = to_chw(pair.lr)
-            tile = "chop" if lr.shape[1] * lr.shape[2] > 160_000 else 0
-            sr = to_hwc_uint8(upscale_image(self.model, lr, self.args.scale, tile=tile))
+            sr = super_resolve(self.model, pair.lr, self.args.scale)
             rows.append(dict(name=pair.name, psnr=psnr(sr, pair.hr, self.args.scale),
                              ssim=ssim(sr, pair.hr, self.args.scale), bicubic_psnr=bic["psnr"],
                              bicubic_ssim=bic["ssim"]))
@@ -224,7 +222,7 @@ class Trainer:
 
 
 def evaluate_pair_bicubic(pair, scale: int) -> dict:
-    up = imresize(pair.lr, scale)[: pair.hr.shape[0], : pair.hr.shape[1]]
+    up = bicubic(pair.lr, scale, pair.hr.shape)
     return dict(psnr=psnr(up, pair.hr, scale), ssim=ssim(up, pair.hr, scale))
 
 
@@ -273,10 +271,8 @@ def plot_comparison(model, pairs: list, scale: int, path: str, crop: int = 96) -
 
     fig, axes = plt.subplots(len(pairs), 3, figsize=(9, 3.1 * len(pairs)), squeeze=False)
     for row, pair in zip(axes, pairs):
-        lr = to_chw(pair.lr)
-        tile = "chop" if lr.shape[1] * lr.shape[2] > 160_000 else 0
-        sr = to_hwc_uint8(upscale_image(model, lr, scale, tile=tile))
-        bic = imresize(pair.lr, scale)[: pair.hr.shape[0], : pair.hr.shape[1]]
+        sr = super_resolve(model, pair.lr, scale)
+        bic = bicubic(pair.lr, scale, pair.hr.shape)
         h, w = pair.hr.shape[:2]
         c = min(crop, h, w)
         y0, x0 = (h - c) // 2, (w - c) // 2

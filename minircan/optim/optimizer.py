@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 from ..nn.module import Parameter
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Holds ``params`` and ``defaults`` (hyper-parameters such as lr); ``state[i]`` belongs to params[i].
 
     One parameter group (PyTorch's ``param_groups`` has one entry, exposed for schedulers).
@@ -37,8 +38,9 @@ class Optimizer:
             if p.grad is not None:
                 self._update(p, p.grad.data, state, group)
 
+    @abstractmethod
     def _update(self, p: Parameter, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must define _update()")
+        """Update one parameter in place from its gradient and its state (each optimiser's rule)."""
 
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters and per-parameter state as NumPy arrays and numbers (for checkpoints)."""
