@@ -15,21 +15,25 @@ from numba import njit, prange
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _forward(x, y):
+    # BEGIN SOLUTION (task 4)
     P, L = x.shape
     for p in prange(P):
         acc = 0.0
         for q in range(L):
             acc += x[p, q]
         y[p] = acc / L
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)
 def _backward(g, dx):
+    # BEGIN SOLUTION (task 4)
     P, L = dx.shape
     for p in prange(P):
         v = g[p] / L
         for q in range(L):
             dx[p, q] = v
+    # END SOLUTION
 
 
 def forward(x: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw):
     """Copy the receptive fields of images x (n, C, H, W) into cols (n, C*kh*kw, Ho*Wo); padding reads as 0.
 
     Only rows 0 .. C*kh*kw - 1 are written: cols may have further rows (the bias's row of ones)."""
+    # BEGIN SOLUTION (task 2)
     n_img, C, H, W = x.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
@@ -66,6 +67,7 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw):
                                 cols[n, r, base + wo] = x[n, c, hi, wi]
                             else:
                                 cols[n, r, base + wo] = 0
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)
@@ -74,6 +76,7 @@ def col2im(cols, dx, kh, kw, sh, sw, ph, pw):
 
     Each thread owns whole channels of dx, so the accumulation has no races and a fixed order.
     """
+    # BEGIN SOLUTION (task 3)
     n_img, C, H, W = dx.shape
     Ho = (H + 2 * ph - kh) // sh + 1
     Wo = (W + 2 * pw - kw) // sw + 1
@@ -94,6 +97,7 @@ def col2im(cols, dx, kh, kw, sh, sw, ph, pw):
                         wi = wo * sw + j - pw
                         if 0 <= wi < W:
                             dx[n, c, hi, wi] += cols[n, r, base + wo]
+    # END SOLUTION
 
 
 def output_size(h: int, w: int, kh: int, kw: int, stride: tuple, padding: tuple) -> tuple:
@@ -124,6 +128,7 @@ def forward(x: np.ndarray, w: np.ndarray, b, stride: tuple, padding: tuple) -> n
 
     The bias rides in the product: cols gets one more row of ones and W one more column, b.
     """
+    # BEGIN SOLUTION (task 2)
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
     K, _, kh, kw = w.shape
@@ -143,10 +148,12 @@ def forward(x: np.ndarray, w: np.ndarray, b, stride: tuple, padding: tuple) -> n
         im2col(x[n0:n1], cols[: n1 - n0], kh, kw, stride[0], stride[1], padding[0], padding[1])
         np.matmul(w2, cols[: n1 - n0], out=y[n0:n1])
     return y.reshape(N, K, Ho, Wo)
+    # END SOLUTION
 
 
 def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
     """dL/dx (N, C, H, W) from g = dL/dy (N, K, Ho, Wo) and w (K, C, kh, kw): col2im(W^T @ G) per image."""
+    # BEGIN SOLUTION (task 3)
     g = np.ascontiguousarray(g)
     N, C, H, W = x_shape
     K, _, kh, kw = w.shape
@@ -161,6 +168,7 @@ def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, 
         np.matmul(w2t, g[n0:n1], out=dcols[: n1 - n0])
         col2im(dcols[: n1 - n0], dx[n0:n1], kh, kw, stride[0], stride[1], padding[0], padding[1])
     return dx
+    # END SOLUTION
 
 
 def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple, padding: tuple,
@@ -170,6 +178,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple,
     dW = sum over images of G @ cols^T; with bias=True, cols carries a row of ones, so the same product
     also yields dL/db = G @ ones (the row sums of G), as in the forward.
     """
+    # BEGIN SOLUTION (task 3)
     g = np.ascontiguousarray(g)
     x = np.ascontiguousarray(x)
     N, C, H, W = x.shape
@@ -194,6 +203,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple,
             dwt += part[k]
     dw = np.ascontiguousarray(dwt[:R].T).reshape(K, C, kh, kw)
     return dw, (dwt[R].copy() if bias else None)
+    # END SOLUTION
 
 
 def backward_weight(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
@@ -203,7 +213,9 @@ def backward_weight(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple,
 
 def backward_bias(g: np.ndarray) -> np.ndarray:
     """dL/db (K,) = g summed over batch and space."""
+    # BEGIN SOLUTION (task 3)
     return g.sum(axis=(0, 2, 3))
+    # END SOLUTION
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -214,6 +226,7 @@ def backward_bias(g: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def forward_naive(x, w, b, sh, sw, ph, pw):
     """Reference forward: seven nested loops. b may be an empty array for no bias."""
+    # BEGIN SOLUTION (task 2)
     N, C, H, W = x.shape
     K, _, kh, kw = w.shape
     Ho = (H + 2 * ph - kh) // sh + 1
@@ -233,11 +246,13 @@ def forward_naive(x, w, b, sh, sw, ph, pw):
                                     acc += w[k, c, i, j] * x[n, c, hi, wi]
                     y[n, k, ho, wo] = acc
     return y
+    # END SOLUTION
 
 
 @njit(cache=True)
 def backward_input_naive(g, w, H, W, sh, sw, ph, pw):
     """Reference input gradient: scatter every g[n, k, ho, wo] * w[k, c, i, j] to the pixel it read."""
+    # BEGIN SOLUTION (task 3)
     N, K, Ho, Wo = g.shape
     _, C, kh, kw = w.shape
     dx = np.zeros((N, C, H, W), dtype=g.dtype)
@@ -253,11 +268,13 @@ def backward_input_naive(g, w, H, W, sh, sw, ph, pw):
                                 if 0 <= hi < H and 0 <= wi < W:
                                     dx[n, c, hi, wi] += w[k, c, i, j] * g[n, k, ho, wo]
     return dx
+    # END SOLUTION
 
 
 @njit(cache=True)
 def backward_weight_naive(g, x, kh, kw, sh, sw, ph, pw):
     """Reference weight gradient: dw[k, c, i, j] = sum over n, ho, wo of g * the input pixel it saw."""
+    # BEGIN SOLUTION (task 3)
     N, K, Ho, Wo = g.shape
     _, C, H, W = x.shape
     dw = np.zeros((K, C, kh, kw), dtype=g.dtype)
@@ -273,3 +290,4 @@ def backward_weight_naive(g, x, kh, kw, sh, sw, ph, pw):
                                 if 0 <= hi < H and 0 <= wi < W:
                                     dw[k, c, i, j] += g[n, k, ho, wo] * x[n, c, hi, wi]
     return dw
+    # END SOLUTION

@@ -15,6 +15,7 @@ from numba import njit, prange
 
 @njit(cache=True, parallel=True)
 def _shuffle(x, y, r):
+    # BEGIN SOLUTION (task 4)
     N, Cr2, H, W = x.shape
     C = Cr2 // (r * r)
     for nc in prange(N * C):
@@ -25,10 +26,12 @@ def _shuffle(x, y, r):
                 for h in range(H):
                     for w in range(W):
                         y[n, c, h * r + i, w * r + j] = x[n, src, h, w]
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)
 def _unshuffle(y, x, r):
+    # BEGIN SOLUTION (task 4)
     N, Cr2, H, W = x.shape
     C = Cr2 // (r * r)
     for nc in prange(N * C):
@@ -39,6 +42,7 @@ def _unshuffle(y, x, r):
                 for h in range(H):
                     for w in range(W):
                         x[n, dst, h, w] = y[n, c, h * r + i, w * r + j]
+    # END SOLUTION
 
 
 def pixel_shuffle(x: np.ndarray, r: int) -> np.ndarray:

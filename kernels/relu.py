@@ -13,14 +13,18 @@ from numba import njit, prange
 
 @njit(cache=True, parallel=True)
 def _forward(x, y):
+    # BEGIN SOLUTION (task 4)
     for i in prange(x.size):
         y[i] = 0 if x[i] < 0 else x[i]
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)
 def _backward(g, y, dx):
+    # BEGIN SOLUTION (task 4)
     for i in prange(y.size):
         dx[i] = g[i] if y[i] > 0 else 0
+    # END SOLUTION
 
 
 def forward(x: np.ndarray) -> np.ndarray:

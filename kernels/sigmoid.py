@@ -15,16 +15,20 @@ from numba import njit, prange
 
 @njit(cache=True, parallel=True)
 def _forward(x, y):
+    # BEGIN SOLUTION (task 4)
     for i in prange(x.size):
         e = np.exp(-np.abs(x[i]))
         r = 1 / (1 + e)
         y[i] = r if x[i] >= 0 else e * r
+    # END SOLUTION
 
 
 @njit(cache=True, parallel=True)
 def _backward(g, y, dx):
+    # BEGIN SOLUTION (task 4)
     for i in prange(y.size):
         dx[i] = g[i] * y[i] * (1 - y[i])
+    # END SOLUTION
 
 
 def forward(x: np.ndarray) -> np.ndarray:

@@ -44,12 +44,12 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad  # noqa: E
 from .device import Device, device  # noqa: E402
 from .gradcheck import GradcheckError, gradcheck  # noqa: E402
 from .random import manual_seed  # noqa: E402
-from . import functional, nn, optim  # noqa: E402
+from . import cuda, functional, nn, optim  # noqa: E402
 from . import models  # noqa: E402
 from .checkpoint import load, save  # noqa: E402
 
 __all__ = [
-    "Device", "Function", "GradcheckError", "Tensor", "device", "enable_grad", "functional", "gradcheck",
+    "Device", "Function", "GradcheckError", "Tensor", "cuda", "device", "enable_grad", "functional", "gradcheck",
     "is_grad_enabled", "kernels", "load", "manual_seed", "models", "nn", "no_grad", "ones", "optim", "rand",
     "randn", "save", "tensor", "zeros",
 ]

@@ -34,12 +34,16 @@ class _GradMode(contextlib.ContextDecorator):
         self.enabled = enabled
 
     def __enter__(self):
+        # BEGIN SOLUTION (task 1)
         global _grad_enabled
         self.previous, _grad_enabled = _grad_enabled, self.enabled
+        # END SOLUTION
 
     def __exit__(self, *exc):
+        # BEGIN SOLUTION (task 1)
         global _grad_enabled
         _grad_enabled = self.previous
+        # END SOLUTION
         return False
 
 
@@ -117,6 +121,7 @@ def topological_order(root: Function) -> list[Function]:
 
     Iterative depth-first search: a node is emitted once everything below it has been emitted.
     """
+    # BEGIN SOLUTION (task 1)
     order: list[Function] = []
     visited: set[int] = set()
     stack: list[tuple[Function, bool]] = [(root, False)]
@@ -133,6 +138,7 @@ def topological_order(root: Function) -> list[Function]:
             if isinstance(parent, Function) and id(parent) not in visited:
                 stack.append((parent, False))
     return order
+    # END SOLUTION
 
 
 def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
@@ -154,6 +160,7 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
         _accumulate_leaf(tensor, grad)
         return
 
+    # BEGIN SOLUTION (task 1)
     grads: dict[Function, Any] = {tensor._node: grad}
     for node in reversed(topological_order(tensor._node)):
         if node.released:
@@ -183,6 +190,7 @@ def backward(tensor: Tensor, grad: Any = None, retain_graph: bool = False) -> No
         if not retain_graph:
             node.saved_tensors = ()
             node.released = True
+    # END SOLUTION
 
 
 def _accumulate_leaf(leaf: Tensor, g: Any) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import kernels as K
+from .device import device as get_device
 
 
 @dataclass
@@ -32,60 +32,93 @@ class Case:
     unit: str  # "GFLOP/s" or "GB/s"
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall time of fn() over ``repeats`` runs, after ``warmup`` runs (JIT compile, caches)."""
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2, sync: Callable[[], object] | None = None,
+                inner: int = 1) -> float:
+    """Median wall time of fn() over ``repeats`` runs, after ``warmup`` runs (JIT compile, caches).
+
+    On a GPU, calls return before the work is done: ``sync`` waits for the device, and each timed run is
+    ``inner`` back-to-back calls then one wait, divided by ``inner`` (the throughput a training loop sees,
+    launch overhead included).
+    """
+    sync = sync or (lambda: None)
     for _ in range(warmup):
         fn()
+    sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+        for _ in range(inner):
+            fn()
+        sync()
+        times.append((time.perf_counter() - t0) / inner)
     return statistics.median(times)
 
 
-def kernel_cases(n: int, c: int, hw: int, dtype=np.float32, with_torch: bool = True) -> list[Case]:
-    """The kernel benchmark cases at batch n, c channels in and out, hw x hw images, 3x3 conv, pad 1."""
+def device_sync(device: str) -> Callable[[], object] | None:
+    """A function that waits until the device has finished its queued work (None on the CPU)."""
+    if device != "cuda":
+        return None
+    import cupy
+
+    return cupy.cuda.Device().synchronize  # cudaDeviceSynchronize: waits for PyTorch's streams too
+
+
+def torch_gpu_reference() -> None:
+    """PyTorch on the GPU as the issue compares with: float32 without TF32, cuDNN picking its fastest algorithm."""
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+
+
+def kernel_cases(n: int, c: int, hw: int, dtype=np.float32, with_torch: bool = True, device="cpu",
+                 torch_device: str = "cpu") -> list[Case]:
+    """The kernel benchmark cases at batch n, c channels in and out, hw x hw images, 3x3 conv, pad 1: the
+    kernels of minircan's ``device`` (its kernel table) against PyTorch's on ``torch_device``."""
+    dev = get_device(device)
+    k = dev.kernels
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((n, c, hw, hw)).astype(dtype)
-    w = (rng.standard_normal((c, c, 3, 3)) * 0.05).astype(dtype)
-    b = rng.standard_normal(c).astype(dtype)
-    g = rng.standard_normal((n, c, hw, hw)).astype(dtype)
-    y_relu, y_sig = K.relu.forward(x), K.sigmoid.forward(x)
-    pooled_g = rng.standard_normal((n, c, 1, 1)).astype(dtype)
-    xs = rng.standard_normal((n, 4 * c, hw, hw)).astype(dtype)  # the x2 upsampler's conv output
-    ys = K.pixel_shuffle.pixel_shuffle(xs, 2)
+    host = dict(x=rng.standard_normal((n, c, hw, hw)), w=rng.standard_normal((c, c, 3, 3)) * 0.05,
+                b=rng.standard_normal(c), g=rng.standard_normal((n, c, hw, hw)),
+                pooled_g=rng.standard_normal((n, c, 1, 1)),
+                xs=rng.standard_normal((n, 4 * c, hw, hw)))  # xs: the x2 upsampler's conv output
+    a = {name: dev.xp.asarray(v.astype(dtype)) for name, v in host.items()}
+    x, w, b, g, pooled_g, xs = (a[name] for name in ("x", "w", "b", "g", "pooled_g", "xs"))
+    y_relu, y_sig, ys = k.relu_forward(x), k.sigmoid_forward(x), k.pixel_shuffle(xs, 2)
     s1, p1 = (1, 1), (1, 1)
     flops = 2.0 * n * c * c * 9 * hw * hw
     nbytes = x.nbytes
-    t = _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys) if with_torch else {}
+    t = {}
+    if with_torch:
+        numpy_of = dev.xp.asnumpy if hasattr(dev.xp, "asnumpy") else np.asarray
+        t = _torch_ops(*(numpy_of(v) for v in (x, w, b, g, y_relu, y_sig, pooled_g, xs, ys)), device=torch_device)
     return [
-        Case("conv2d forward", lambda: K.conv2d.forward(x, w, b, s1, p1), t.get("conv_fwd"), flops, "GFLOP/s"),
-        Case("conv2d input grad", lambda: K.conv2d.backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),
+        Case("conv2d forward", lambda: k.conv2d_forward(x, w, b, s1, p1), t.get("conv_fwd"), flops, "GFLOP/s"),
+        Case("conv2d input grad", lambda: k.conv2d_backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),
              flops, "GFLOP/s"),
         Case("conv2d weight+bias grad",
-             lambda: K.conv2d.backward_params(g, x, w.shape, s1, p1, bias=True),
+             lambda: k.conv2d_backward_params(g, x, w.shape, s1, p1, bias=True),
              t.get("conv_dw"), flops, "GFLOP/s"),
-        Case("relu forward", lambda: K.relu.forward(x), t.get("relu_fwd"), 2 * nbytes, "GB/s"),
-        Case("relu backward", lambda: K.relu.backward(g, y_relu), t.get("relu_bwd"), 3 * nbytes, "GB/s"),
-        Case("sigmoid forward", lambda: K.sigmoid.forward(x), t.get("sig_fwd"), 2 * nbytes, "GB/s"),
-        Case("sigmoid backward", lambda: K.sigmoid.backward(g, y_sig), t.get("sig_bwd"), 3 * nbytes, "GB/s"),
-        Case("avg pool forward", lambda: K.avg_pool.forward(x), t.get("gap_fwd"), nbytes, "GB/s"),
-        Case("avg pool backward", lambda: K.avg_pool.backward(pooled_g, x.shape), t.get("gap_bwd"), nbytes, "GB/s"),
-        Case("pixel shuffle (x2)", lambda: K.pixel_shuffle.pixel_shuffle(xs, 2), t.get("ps"), 2 * xs.nbytes, "GB/s"),
-        Case("pixel unshuffle (x2)", lambda: K.pixel_shuffle.pixel_unshuffle(ys, 2), t.get("pus"),
-             2 * xs.nbytes, "GB/s"),
+        Case("relu forward", lambda: k.relu_forward(x), t.get("relu_fwd"), 2 * nbytes, "GB/s"),
+        Case("relu backward", lambda: k.relu_backward(g, y_relu), t.get("relu_bwd"), 3 * nbytes, "GB/s"),
+        Case("sigmoid forward", lambda: k.sigmoid_forward(x), t.get("sig_fwd"), 2 * nbytes, "GB/s"),
+        Case("sigmoid backward", lambda: k.sigmoid_backward(g, y_sig), t.get("sig_bwd"), 3 * nbytes, "GB/s"),
+        Case("avg pool forward", lambda: k.avg_pool_forward(x), t.get("gap_fwd"), nbytes, "GB/s"),
+        Case("avg pool backward", lambda: k.avg_pool_backward(pooled_g, x.shape), t.get("gap_bwd"), nbytes, "GB/s"),
+        Case("pixel shuffle (x2)", lambda: k.pixel_shuffle(xs, 2), t.get("ps"), 2 * xs.nbytes, "GB/s"),
+        Case("pixel unshuffle (x2)", lambda: k.pixel_unshuffle(ys, 2), t.get("pus"), 2 * xs.nbytes, "GB/s"),
     ]
 
 
-def _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys) -> dict[str, Callable[[], object]]:
+def _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys, device: str = "cpu") -> dict[str, Callable[[], object]]:
     try:
         import torch
     except ImportError:
         return {}
-    tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, g))
-    ty_relu, ty_sig, tpg = torch.from_numpy(y_relu), torch.from_numpy(y_sig), torch.from_numpy(pooled_g)
-    txs, tys = torch.from_numpy(xs), torch.from_numpy(ys)
+    tx, tw, tb, tg = (torch.from_numpy(a).to(device) for a in (x, w, b, g))
+    ty_relu, ty_sig, tpg = (torch.from_numpy(a).to(device) for a in (y_relu, y_sig, pooled_g))
+    txs, tys = torch.from_numpy(xs).to(device), torch.from_numpy(ys).to(device)
     F = torch.nn.functional
     conv_bwd = torch.ops.aten.convolution_backward
 
@@ -108,16 +141,18 @@ def _torch_ops(x, w, b, g, y_relu, y_sig, pooled_g, xs, ys) -> dict[str, Callabl
     }
 
 
-def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True) -> list[dict]:
+def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True, device: str = "cpu") -> list[dict]:
     """Time every case: all of minircan's first, then all of PyTorch's.
 
     Two phases, not alternating: PyTorch's OpenMP workers keep spinning for a while after each call, and on
     a 2-core machine a spinning worker halves the speed of whatever runs next (measured here: a conv2d
     forward timed right after a PyTorch call took 2x as long).
     """
-    cases = kernel_cases(n, c, hw, with_torch=with_torch)
-    ours = [median_time(case.ours, repeats) for case in cases]
-    refs = [median_time(case.torch, repeats) if case.torch is not None else None for case in cases]
+    cases = kernel_cases(n, c, hw, with_torch=with_torch, device=device, torch_device=device)
+    sync, inner = device_sync(device), (1 if device == "cpu" else 10)
+    ours = [median_time(case.ours, repeats, sync=sync, inner=inner) for case in cases]
+    refs = [median_time(case.torch, repeats, sync=sync, inner=inner) if case.torch is not None else None
+            for case in cases]
     return [dict(name=case.name, ours=t, torch=ref, rate=case.work / t / 1e9, unit=case.unit,
                  ratio=None if ref is None else t / ref) for case, t, ref in zip(cases, ours, refs)]
 
@@ -138,10 +173,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def train_step_worker(framework: str, config: str, batch: int, patch: int, scale: int, steps: int) -> dict:
+def train_step_worker(framework: str, config: str, batch: int, patch: int, scale: int, steps: int,
+                      device: str = "cpu") -> dict:
     """Time forward + L1 loss + backward + Adam step of RCAN(config) on one batch; report the peak memory.
 
-    Runs in a fresh process per (framework, configuration), so that the peak memory is that run's alone.
+    Runs in a fresh process per (framework, configuration), so that the peak memory is that run's alone:
+    resident memory on the CPU; on a GPU, PyTorch's peak allocation and the size of CuPy's memory pool
+    (which keeps every block it ever allocated, so its size is minircan's peak).
     """
     from .models.rcan import CONFIGS
 
@@ -154,9 +192,11 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
         from .torch_reference import TorchRCAN
 
         torch.manual_seed(0)
-        model = TorchRCAN(scale=scale, **CONFIGS[config])
+        if device == "cuda":
+            torch_gpu_reference()
+        model = TorchRCAN(scale=scale, **CONFIGS[config]).to(device)
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-        x, y = torch.from_numpy(lr_batch), torch.from_numpy(hr_batch)
+        x, y = torch.from_numpy(lr_batch).to(device), torch.from_numpy(hr_batch).to(device)
 
         def step():
             opt.zero_grad()
@@ -170,26 +210,29 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
         from .tensor import Tensor
 
         manual_seed(0)
-        model = RCAN(scale=scale, **CONFIGS[config])
+        model = RCAN(scale=scale, **CONFIGS[config]).to(device)
         opt = Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-        x, y = Tensor(lr_batch), Tensor(hr_batch)
+        x, y = Tensor(lr_batch, device=device), Tensor(hr_batch, device=device)
 
         def step():
             opt.zero_grad()
             F.l1_loss(model(x), y).backward()
             opt.step()
 
-    step()  # warm-up: JIT compilation, first-touch allocations
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return dict(step_s=statistics.median(times), peak_rss_mb=peak_rss_mb())
+    step()  # warm-up: JIT and NVRTC compilation, first-touch allocations, cuDNN's algorithm search
+    result = dict(step_s=median_time(step, steps, warmup=0, sync=device_sync(device)), peak_rss_mb=peak_rss_mb())
+    if device == "cuda":
+        if framework == "torch":
+            result["gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        else:
+            import cupy
+
+            result["gpu_mb"] = cupy.get_default_memory_pool().total_bytes() / 2**20
+    return result
 
 
 def run_train_steps(configs: list[str], threads: int, batch: int, patch: int, scale: int,
-                    with_torch: bool = True) -> list[dict]:
+                    with_torch: bool = True, device: str = "cpu") -> list[dict]:
     import subprocess
 
     rows = []
@@ -197,7 +240,8 @@ def run_train_steps(configs: list[str], threads: int, batch: int, patch: int, sc
         result = {"config": config}
         for framework in ("minircan", "torch") if with_torch else ("minircan",):
             cmd = [sys.executable, "-m", "minircan.bench", "--worker", framework, config, "--threads", str(threads),
-                   "--batch", str(batch), "--size", str(patch), "--scale", str(scale), "--keep-blas-env"]
+                   "--batch", str(batch), "--size", str(patch), "--scale", str(scale), "--keep-blas-env",
+                   "--device", device]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             result[framework] = json.loads(out.strip().splitlines()[-1])
         rows.append(result)
@@ -205,15 +249,17 @@ def run_train_steps(configs: list[str], threads: int, batch: int, patch: int, sc
 
 
 def format_train_table(rows: list[dict], batch: int, patch: int, scale: int) -> str:
+    memory = "gpu_mb" if rows and "gpu_mb" in rows[0]["minircan"] else "peak_rss_mb"
+    where = "GPU" if memory == "gpu_mb" else "peak"
     lines = [f"| RCAN training step (batch {batch}, {patch}x{patch} LR, x{scale}, Adam) | minircan s/step | "
-             "PyTorch s/step | time ratio | minircan peak MB | PyTorch peak MB |",
+             f"PyTorch s/step | time ratio | minircan {where} MB | PyTorch {where} MB |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         ours, ref = r["minircan"], r.get("torch")
-        ref_t = "-" if ref is None else f"{ref['step_s']:.3f}"
+        ref_t = "-" if ref is None else f"{ref['step_s']:.4f}"
         ratio = "-" if ref is None else f"{ours['step_s'] / ref['step_s']:.2f}x"
-        ref_m = "-" if ref is None else f"{ref['peak_rss_mb']:.0f}"
-        lines.append(f"| {r['config']} | {ours['step_s']:.3f} | {ref_t} | {ratio} | {ours['peak_rss_mb']:.0f} | "
+        ref_m = "-" if ref is None else f"{ref[memory]:.0f}"
+        lines.append(f"| {r['config']} | {ours['step_s']:.4f} | {ref_t} | {ratio} | {ours[memory]:.0f} | "
                      f"{ref_m} |")
     return "\n".join(lines)
 
@@ -284,6 +330,22 @@ def environment(threads: int) -> str:
     return ", ".join(parts)
 
 
+def gpu_environment() -> str:
+    import cupy
+
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    runtime = cupy.cuda.runtime.runtimeGetVersion()
+    parts = [props["name"].decode(), f"CuPy {cupy.__version__}", f"CUDA runtime {runtime}"]
+    try:
+        import torch
+
+        parts.append(f"torch {torch.__version__} (cuDNN {torch.backends.cudnn.version()}, TF32 off, "
+                     "cudnn.benchmark on)")
+    except ImportError:
+        parts.append("torch not installed")
+    return ", ".join(parts)
+
+
 _BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
@@ -317,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--tiling-worker", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or auto: whose kernels and training step to time, against PyTorch on the "
+                             "same device (on a GPU: float32, TF32 off)")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: restart without them)")
     argv = sys.argv[1:] if argv is None else argv
@@ -325,6 +390,11 @@ def main(argv: list[str] | None = None) -> int:
         _reexec_without_blas_overrides(argv)
 
     numba.set_num_threads(args.threads)
+    try:
+        args.device = get_device(args.device).name
+    except (RuntimeError, ValueError) as e:
+        print(f"python -m minircan.bench: {e}", file=sys.stderr)
+        return 2
     if args.tiling_worker:
         print(json.dumps(tiling_worker(*args.tiling_worker)))
         return 0
@@ -334,26 +404,33 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.threads)
         config = args.worker[1]
-        result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale, TRAIN_STEPS[config])
+        steps = TRAIN_STEPS[config] * (5 if args.device == "cuda" else 1)
+        result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale, steps, args.device)
         print(json.dumps(result))
         return 0
     try:
         import torch
 
         torch.set_num_threads(args.threads)
+        if args.device == "cuda":
+            torch_gpu_reference()
     except ImportError:
         args.no_torch = True
-    print(f"# {environment(args.threads)}")
+    print(f"# {environment(args.threads) if args.device == 'cpu' else gpu_environment()}")
     if not args.no_kernels:
-        print(f"\n# kernels, N={args.batch}, C=K={args.channels}, {args.size}x{args.size}, 3x3 pad 1, float32, "
-              f"median of {args.repeats}")
-        rows = run_kernels(args.batch, args.channels, args.size, args.repeats, with_torch=not args.no_torch)
+        each = "median of" if args.device == "cpu" else "10 back-to-back calls then a device sync, median of"
+        print(f"\n# kernels on {args.device}, N={args.batch}, C=K={args.channels}, {args.size}x{args.size}, "
+              f"3x3 pad 1, float32, {each} {args.repeats}")
+        rows = run_kernels(args.batch, args.channels, args.size, args.repeats, with_torch=not args.no_torch,
+                           device=args.device)
         print(format_table(rows), flush=True)
     if args.train_step:
-        print(f"\n# full training step (forward, L1 loss, backward, Adam), median of "
-              f"{', '.join(f'{TRAIN_STEPS[c]} ({c})' for c in args.train_step)} after one warm-up; "
-              "peak memory of a fresh process")
-        rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch)
+        per = 5 if args.device == "cuda" else 1
+        print(f"\n# full training step on {args.device} (forward, L1 loss, backward, Adam), median of "
+              f"{', '.join(f'{TRAIN_STEPS[c] * per} ({c})' for c in args.train_step)} after one warm-up; "
+              "memory of a fresh process")
+        rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch,
+                               device=args.device)
         print(format_train_table(rows, args.batch, args.size, args.scale), flush=True)
     if args.tiling:
         print("\n# upscaling memory: one process per row; peak resident memory of the whole process")

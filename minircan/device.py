@@ -2,7 +2,11 @@
 
 A ``Device`` owns an array module (``xp``: NumPy on the CPU, CuPy on a GPU) and a kernel table (the
 forward and backward kernels of every op). Ops ask their tensors' device for both and never branch on the
-device themselves, so a new backend is a new table, nothing more.
+device themselves, so a new backend is a new table, nothing more:
+
+- ``cpu``: NumPy arrays, the Numba kernels;
+- ``cuda``: CuPy arrays, the CUDA C kernels of kernels/*.cu launched by kernels/cuda.py through CuPy;
+  made on first use, and only where ``minircan.cuda.is_available()``.
 """
 
 from __future__ import annotations
@@ -47,26 +51,46 @@ def _cpu_kernels() -> SimpleNamespace:
     )
 
 
+def _cuda_device() -> Device:
+    from . import cuda
+    from .kernels.cuda import CudaKernels
+    from .kernels.cupy_runtime import CupyRuntime
+
+    reason = cuda.unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"device 'cuda' is not available: {reason}")
+    runtime = CupyRuntime()
+    return Device("cuda", runtime.xp, CudaKernels(runtime).table())
+
+
 cpu = Device("cpu", np, _cpu_kernels())
 _devices = {"cpu": cpu}
 
 
 def device(spec: str | Device = "cpu") -> Device:
-    """The Device for 'cpu' (or an existing Device, returned as is)."""
+    """The Device for 'cpu', 'cuda' (also 'cuda:0') or 'auto' (cuda where available, else cpu); a Device is
+    returned as is."""
     if isinstance(spec, Device):
         return spec
     name = str(spec).split(":")[0]
+    if name == "auto":
+        from . import cuda
+
+        name = "cuda" if cuda.is_available() else "cpu"
+    if name == "cuda" and str(spec) not in ("cuda", "cuda:0", "auto"):
+        raise ValueError(f"device {spec!r}: minircan uses one GPU, 'cuda' (the current CuPy device)")
     if name in _devices:
         return _devices[name]
     if name == "cuda":
-        raise RuntimeError(
-            "device 'cuda' is not available: this minircan has no GPU backend yet; use device='cpu'"
-        )
-    raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda'")
+        _devices["cuda"] = _cuda_device()
+        return _devices["cuda"]
+    raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'auto'")
 
 
 def device_of(array) -> Device:
-    """The Device that owns an array (NumPy arrays live on the CPU)."""
+    """The Device that owns an array: NumPy arrays live on the CPU, CuPy arrays on 'cuda'."""
     if isinstance(array, np.ndarray) or np.isscalar(array):
         return cpu
+    if type(array).__module__.split(".")[0] == "cupy":
+        return device("cuda")
     raise TypeError(f"minircan cannot hold an array of type {type(array).__name__}; use a NumPy array")

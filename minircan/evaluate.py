@@ -70,13 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tile = args.tile if args.tile == "chop" else int(args.tile)
     try:
+        device = get_device(args.device)  # checked first: asking for a GPU that is not there is an error
         if args.bicubic:
             scale = args.scale or 2
 
             def upscale(pair):
                 return bicubic(pair.lr, scale, pair.hr.shape)
         else:
-            model = load_model(args.weights).to(get_device("cpu" if args.device == "auto" else args.device))
+            model = load_model(args.weights).to(device)
             model.eval()
             scale = model.scale
             if args.scale and args.scale != scale:

@@ -98,12 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
     args.out = args.out or os.path.join("runs", f"{args.config}-x{args.scale}")
-    if args.device == "auto":
-        try:
-            get_device("cuda")
-            args.device = "cuda"
-        except (RuntimeError, ValueError):
-            args.device = "cpu"
+    try:
+        args.device = get_device(args.device).name  # 'auto': cuda where available, else cpu
+    except (RuntimeError, ValueError) as e:
+        parser.error(str(e))
     return args
 
 
@@ -157,6 +155,7 @@ class Trainer:
 
     # ----- one step --------------------------------------------------------------------------------
     def train_step(self) -> float:
+        # BEGIN SOLUTION (task 7)
         lr_patch, hr_patch = self.sampler.next_batch()
         x = Tensor(lr_patch, device=self.device)
         y = Tensor(hr_patch, device=self.device)
@@ -173,6 +172,7 @@ class Trainer:
         self.step += 1
         self.history["loss"].append(value)
         return value
+        # END SOLUTION
 
     # ----- evaluation ------------------------------------------------------------------------------
     def evaluate(self) -> list[dict]:

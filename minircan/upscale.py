@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         files = collect_inputs(args.inputs)
-        model = load_model(args.weights).to(get_device("cpu" if args.device == "auto" else args.device))
+        model = load_model(args.weights).to(get_device(args.device))
         model.eval()
         scale = model.scale
         items = files

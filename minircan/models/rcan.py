@@ -67,18 +67,24 @@ class ChannelAttention(nn.Module):
         if channels // reduction < 1:
             raise ValueError(f"ChannelAttention: {channels} channels with reduction {reduction} leaves no "
                              f"channel in the bottleneck; use reduction <= {channels}")
+        # BEGIN SOLUTION (task 5)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.conv_du = nn.Sequential(
             nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(),
             nn.Conv2d(channels // reduction, channels, 1), nn.Sigmoid(),
         )
+        # END SOLUTION
 
     def weights(self, x: Tensor) -> Tensor:
         """The per-channel attention weights, (N, C, 1, 1) in (0, 1)."""
+        # BEGIN SOLUTION (task 5)
         return self.conv_du(self.avg_pool(x))
+        # END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
+        # BEGIN SOLUTION (task 5)
         return x * self.weights(x)
+        # END SOLUTION
 
 
 class RCAB(nn.Module):
@@ -86,11 +92,15 @@ class RCAB(nn.Module):
 
     def __init__(self, n_feats: int, reduction: int):
         super().__init__()
+        # BEGIN SOLUTION (task 5)
         self.body = nn.Sequential(conv3x3(n_feats, n_feats), nn.ReLU(), conv3x3(n_feats, n_feats),
                                   ChannelAttention(n_feats, reduction))
+        # END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
+        # BEGIN SOLUTION (task 5)
         return self.body(x) + x
+        # END SOLUTION
 
 
 class ResidualGroup(nn.Module):
