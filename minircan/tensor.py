@@ -185,13 +185,13 @@ def _infer_device(data: Any) -> Device:
 
 def _lift(value: Any, like: Tensor) -> Tensor:
     """A number (Python or NumPy scalar, or 0-d array) as a constant tensor of ``like``'s dtype and device;
-    any other array as a constant tensor of its own dtype (so that mixing float32 and float64 arrays is an
-    error, not a silent cast); a Tensor as is."""
+    any other array as a constant tensor of its own dtype and device (so that mixing float32 and float64
+    arrays, or a NumPy array with a GPU tensor, is an error, not a silent cast or copy); a Tensor as is."""
     if isinstance(value, Tensor):
         return value
     if np.ndim(value) == 0:
         return Tensor(like.device.xp.asarray(value, dtype=like.dtype), device=like.device)
-    return Tensor(value, device=like.device)
+    return Tensor(value)
 
 
 # ----- constructors ---------------------------------------------------------------------------------

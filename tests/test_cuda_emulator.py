@@ -296,6 +296,9 @@ def test_operands_on_different_devices_are_refused(kernels):
     with pytest.raises(ValueError, match="different devices"):
         _ = a + b
     with pytest.raises(ValueError, match="different devices"):
+        _ = b * np.ones((2, 3))  # a host array is not copied over silently
+    assert np.array_equal((b * 2.0).numpy(), 2 * np.ones((2, 3)))  # a number is fine
+    with pytest.raises(ValueError, match="different devices"):
         minircan.functional.conv2d(minircan.tensor(np.ones((1, 1, 3, 3)), device=emulated),
                                    minircan.tensor(np.ones((1, 1, 1, 1))))
 
