@@ -315,8 +315,10 @@ def format_table(rows: list[dict]) -> str:
 
 def environment(threads: int) -> str:
     blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    get_device("cpu").kernels.relu_forward(np.zeros(1, np.float32))  # a parallel loop picks the threading layer
     parts = [f"threads={threads}", f"numpy {np.__version__}", f"numba {numba.__version__} "
-             f"({numba.config.THREADING_LAYER} layer)"]
+             f"({numba.threading_layer()} layer)",
+             f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"]
     try:
         import torch
 
