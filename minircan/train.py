@@ -37,7 +37,7 @@ from .tensor import Tensor
 # Per-configuration defaults (the command line overrides them). tiny and small were settled by measuring
 # PSNR gained in a few CPU minutes (see the README); paper is the paper's recipe.
 DEFAULTS = {
-    "tiny": dict(lr=2e-3, schedule="cosine", steps=1500, eval_every=250),
+    "tiny": dict(lr=4e-3, schedule="cosine", steps=2000, eval_every=250),
     "small": dict(lr=1e-3, schedule="cosine", steps=3000, eval_every=500),
     "paper": dict(lr=1e-4, schedule="step", lr_step=200_000, steps=1_000_000, eval_every=1000),
 }
