@@ -22,6 +22,11 @@ from cuda_checks import (
     conv_data,
     torch_conv,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from test_kernels_conv2d import _data as conv_sweep_data
+from test_kernels_conv2d import conv_cases
+from test_kernels_elementwise import shapes4
 
 import minircan
 from minircan.kernels import cu_source
@@ -316,3 +321,28 @@ def test_the_benchmark_runs_every_kernel_case_through_the_cuda_table(kernels):
         a, b = ours.ours(), ref.ours()
         for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
             assert_close(u, v, np.float64, ours.name)
+
+
+# ----- the CPU tests' Hypothesis sweeps, through the CUDA kernels -------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(case=conv_cases())
+def test_conv2d_over_the_cpu_tests_sweep(kernels, case, dtype):
+    """The shapes, strides, paddings and non-contiguous inputs of tests/test_kernels_conv2d.py, against
+    PyTorch, for the fast and the simple CUDA kernels."""
+    x, w, b, g, s, p = conv_sweep_data(case, dtype)
+    y, dx, dw, db = torch_conv(*(np.ascontiguousarray(a) for a in (x, w, b, g)), s, p)
+    for fast in (True, False):
+        what = "fast" if fast else "simple"
+        assert_close(kernels.conv2d_forward(x, w, b, s, p, fast=fast), y, dtype, f"{what} forward")
+        assert_close(kernels.conv2d_backward_input(g, w, x.shape, s, p, fast=fast), dx, dtype, f"{what} input grad")
+        assert_close(kernels.conv2d_backward_weight(g, x, w.shape, s, p, fast=fast), dw, dtype, f"{what} weight grad")
+    assert_close(kernels.conv2d_backward_bias(g), db, dtype, "bias gradient")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(shape=shapes4, seed=st.integers(0, 2**31 - 1))
+def test_elementwise_over_the_cpu_tests_sweep(kernels, shape, seed, dtype):
+    check_relu_sigmoid(kernels, same, same, shape, dtype, seed)
+    check_avg_pool(kernels, same, same, shape, dtype, seed)
