@@ -346,3 +346,15 @@ def test_conv2d_over_the_cpu_tests_sweep(kernels, case, dtype):
 def test_elementwise_over_the_cpu_tests_sweep(kernels, shape, seed, dtype):
     check_relu_sigmoid(kernels, same, same, shape, dtype, seed)
     check_avg_pool(kernels, same, same, shape, dtype, seed)
+
+
+def test_summary_and_inference_run_on_the_models_device(kernels):
+    from minircan.inference import upscale_whole
+
+    emulated = minircan.Device("cuda", np, kernels.table())
+    model = minircan.models.RCAN.from_config("tiny", scale=2).to(emulated)
+    assert model.summary((1, 3, 6, 6)).total_params == 36_299
+    lr = np.random.default_rng(0).uniform(0, 255, (3, 6, 7)).astype(np.float32)
+    cpu_model = minircan.models.RCAN.from_config("tiny", scale=2)
+    cpu_model.load_state_dict(model.state_dict())
+    assert_close(upscale_whole(model, lr), upscale_whole(cpu_model, lr), np.float32, "SR through the CUDA kernels")

@@ -224,3 +224,13 @@ def test_checkpoint_save_is_atomic_and_load_is_safe(tmp_path):
     (tmp_path / "trunc.npz").write_bytes(path.read_bytes()[:100])
     with pytest.raises(ValueError, match="trunc.npz"):
         minircan.load(tmp_path / "trunc.npz")
+
+
+def test_summary_counts_parameters_shapes_and_multiply_adds():
+    model = RCAN.from_config("tiny", scale=2)
+    s = model.summary((1, 3, 12, 12), max_depth=1)
+    assert s.total_params == sum(p.numel() for p in model.parameters()) == 36_299
+    rows = {r.name: r for r in s.rows}
+    assert rows["head"].output_shape == (1, 16, 12, 12) and rows["tail"].output_shape == (1, 3, 24, 24)
+    assert rows["head"].macs == 16 * 12 * 12 * 3 * 3 * 3  # K Ho Wo C kh kw of the 3 -> 16 conv3x3
+    assert "total parameters 36,299" in str(s)
