@@ -17,7 +17,8 @@
 //       input gradient   DX[c, (n,h,w)]  = sum over r = (k,i,j)    of W'[c, r] G'[r, (n,h,w)]
 //       weight gradient  DW[k, (c,i,j)]  = sum over r = (n,ho,wo)  of G[k, r] X'[r, (c,i,j)]
 //   One tiled kernel, gemm_tiled, computes all three; a small struct per product says how to read its two
-//   operands and where to store an output element.
+//   operands (a(m, r), and b(r, column) with the column's index arithmetic done once, in column(n)) and
+//   where to store an output element.
 //
 // Determinism: every output element is summed by one thread in a fixed order; the input gradient is a
 // gather (each thread computes one input element) rather than a scatter with atomics; the weight gradient
@@ -137,6 +138,12 @@ __device__ void gemm_tiled(const Gemm& op, int r_begin, int r_end, int part) {
     __shared__ T Bs[TILE_K][TILE_N];
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     const int m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
+    // Each thread copies B's values of one column, my_col, at every step: its index arithmetic (which
+    // image, which pixel: divisions, costly on a GPU) is done once here, not once per value copied.
+    static_assert(GEMM_THREADS % TILE_N == 0, "each thread must keep one column of B");
+    const int my_col = threadIdx.x % TILE_N;
+    const bool col_ok = n0 + my_col < op.cols;
+    const typename Gemm::Column col = op.column(col_ok ? n0 + my_col : 0);
     T acc[4][4] = {};
     for (int r0 = r_begin; r0 < r_end; r0 += TILE_K) {
         // Consecutive threads copy consecutive r of A (consecutive addresses of w or g) and consecutive
@@ -145,9 +152,9 @@ __device__ void gemm_tiled(const Gemm& op, int r_begin, int r_end, int part) {
             const int m = m0 + e / TILE_K, r = r0 + e % TILE_K;
             As[e % TILE_K][e / TILE_K] = (m < op.rows && r < r_end) ? op.a(m, r) : T(0);
         }
-        for (int e = threadIdx.x; e < TILE_K * TILE_N; e += GEMM_THREADS) {
-            const int r = r0 + e / TILE_N, n = n0 + e % TILE_N;
-            Bs[e / TILE_N][e % TILE_N] = (n < op.cols && r < r_end) ? op.b(r, n) : T(0);
+        for (int rr = threadIdx.x / TILE_N; rr < TILE_K; rr += GEMM_THREADS / TILE_N) {
+            const int r = r0 + rr;
+            Bs[rr][my_col] = (col_ok && r < r_end) ? op.b(r, col) : T(0);
         }
         __syncthreads();  // the slices are complete before anyone reads them
         for (int rr = 0; rr < TILE_K; ++rr) {
@@ -174,12 +181,18 @@ struct ForwardGemm {
     ConvShape s;
     int rows, cols;  // K, N Ho Wo
     __device__ T a(int k, int r) const { return w[(long long)k * s.C * s.kh * s.kw + r]; }
-    __device__ T b(int r, int col) const {
-        const int c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
+    struct Column {  // output pixel (n, ho, wo): where its receptive field starts
+        long long image;  // offset of x[n]
+        int h0, w0;       // ho sh - ph, wo sw - pw
+    };
+    __device__ Column column(int col) const {
         const int n = col / (s.Ho * s.Wo), ho = (col / s.Wo) % s.Ho, wo = col % s.Wo;
-        const int h = ho * s.sh - s.ph + i, v = wo * s.sw - s.pw + j;
+        return {(long long)n * s.C * s.H * s.W, ho * s.sh - s.ph, wo * s.sw - s.pw};
+    }
+    __device__ T b(int r, const Column& p) const {
+        const int c = r / (s.kh * s.kw), h = p.h0 + (r / s.kw) % s.kh, v = p.w0 + r % s.kw;
         if (h < 0 || h >= s.H || v < 0 || v >= s.W) return T(0);
-        return x[(((long long)n * s.C + c) * s.H + h) * s.W + v];
+        return x[p.image + ((long long)c * s.H + h) * s.W + v];
     }
     __device__ void store(int k, int col, T value, int) const {
         const int n = col / (s.Ho * s.Wo), p = col % (s.Ho * s.Wo);
@@ -199,14 +212,20 @@ struct InputGradGemm {
         const int k = r / (s.kh * s.kw), q = r % (s.kh * s.kw);
         return w[((long long)k * s.C + c) * s.kh * s.kw + q];
     }
-    __device__ T b(int r, int col) const {
-        const int k = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
+    struct Column {  // input pixel (n, h, w)
+        long long image;  // offset of g[n]
+        int th0, tw0;     // h + ph, w + pw
+    };
+    __device__ Column column(int col) const {
         const int n = col / (s.H * s.W), h = (col / s.W) % s.H, v = col % s.W;
-        const int th = h + s.ph - i, tw = v + s.pw - j;
+        return {(long long)n * s.K * s.Ho * s.Wo, h + s.ph, v + s.pw};
+    }
+    __device__ T b(int r, const Column& p) const {
+        const int k = r / (s.kh * s.kw), th = p.th0 - (r / s.kw) % s.kh, tw = p.tw0 - r % s.kw;
         if (th < 0 || tw < 0 || th % s.sh != 0 || tw % s.sw != 0) return T(0);
         const int ho = th / s.sh, wo = tw / s.sw;
         if (ho >= s.Ho || wo >= s.Wo) return T(0);
-        return g[(((long long)n * s.K + k) * s.Ho + ho) * s.Wo + wo];
+        return g[p.image + ((long long)k * s.Ho + ho) * s.Wo + wo];
     }
     __device__ void store(int c, int col, T value, int) const {
         const int n = col / (s.H * s.W), p = col % (s.H * s.W);
@@ -226,12 +245,19 @@ struct WeightGradGemm {
         const int n = r / (s.Ho * s.Wo), p = r % (s.Ho * s.Wo);
         return g[((long long)n * s.K + k) * s.Ho * s.Wo + p];
     }
-    __device__ T b(int r, int col) const {
-        const int c = col / (s.kh * s.kw), i = (col / s.kw) % s.kh, j = col % s.kw;
+    struct Column {  // weight (c, i, j)
+        long long channel;  // offset of channel c within an image of x
+        int i, j;
+    };
+    __device__ Column column(int col) const {
+        const int c = col / (s.kh * s.kw);
+        return {(long long)c * s.H * s.W, (col / s.kw) % s.kh, col % s.kw};
+    }
+    __device__ T b(int r, const Column& p) const {
         const int n = r / (s.Ho * s.Wo), ho = (r / s.Wo) % s.Ho, wo = r % s.Wo;
-        const int h = ho * s.sh - s.ph + i, v = wo * s.sw - s.pw + j;
+        const int h = ho * s.sh - s.ph + p.i, v = wo * s.sw - s.pw + p.j;
         if (h < 0 || h >= s.H || v < 0 || v >= s.W) return T(0);
-        return x[(((long long)n * s.C + c) * s.H + h) * s.W + v];
+        return x[(long long)n * s.C * s.H * s.W + p.channel + (long long)h * s.W + v];
     }
     __device__ void store(int k, int col, T value, int part) const {
         parts[((long long)part * rows + k) * cols + col] = value;
