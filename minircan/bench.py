@@ -162,6 +162,11 @@ def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True, 
 TRAIN_STEPS = {"tiny": 20, "small": 10, "paper": 2}  # timed steps per configuration (after one warm-up)
 
 
+def timed_steps(config: str, device: str) -> int:
+    """How many training steps to time: a GPU step is short, so it gets five times as many."""
+    return TRAIN_STEPS[config] * (5 if device == "cuda" else 1)
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM), in MB."""
     with open("/proc/self/status") as f:
@@ -406,8 +411,8 @@ def main(argv: list[str] | None = None) -> int:
 
             torch.set_num_threads(args.threads)
         config = args.worker[1]
-        steps = TRAIN_STEPS[config] * (5 if args.device == "cuda" else 1)
-        result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale, steps, args.device)
+        result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale,
+                                   timed_steps(config, args.device), args.device)
         print(json.dumps(result))
         return 0
     try:
@@ -427,9 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                            device=args.device)
         print(format_table(rows), flush=True)
     if args.train_step:
-        per = 5 if args.device == "cuda" else 1
         print(f"\n# full training step on {args.device} (forward, L1 loss, backward, Adam), median of "
-              f"{', '.join(f'{TRAIN_STEPS[c] * per} ({c})' for c in args.train_step)} after one warm-up; "
+              f"{', '.join(f'{timed_steps(c, args.device)} ({c})' for c in args.train_step)} after one warm-up; "
               "memory of a fresh process")
         rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch,
                                device=args.device)

@@ -18,23 +18,17 @@ from collections.abc import Callable
 import numpy as np
 
 from .autograd import no_grad
+from .nn.module import device_of_model
 from .tensor import Tensor
 
 Model = Callable[[Tensor], Tensor]
-
-
-def _device(model: Model):
-    """Where a model's parameters live (the CPU for a plain function)."""
-    params = getattr(model, "parameters", None)
-    first = next(iter(params()), None) if params is not None else None
-    return first.device if first is not None else "cpu"
 
 
 def _run(model: Model, lr: np.ndarray) -> np.ndarray:
     """model on one (3, h, w) or a batch (n, 3, h, w) of LR arrays, without a graph, on the model's device."""
     batch = lr if lr.ndim == 4 else lr[None]
     with no_grad():
-        out = model(Tensor(np.ascontiguousarray(batch, dtype=np.float32), device=_device(model))).numpy()
+        out = model(Tensor(np.ascontiguousarray(batch, dtype=np.float32), device=device_of_model(model))).numpy()
     return out if lr.ndim == 4 else out[0]
 
 

@@ -209,6 +209,14 @@ class Module:
         return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
 
 
+def device_of_model(model: Any) -> Device:
+    """Where a model computes: the device of its first parameter; the CPU for a module without parameters
+    or a plain function (inference and summary feed their inputs there)."""
+    params = getattr(model, "parameters", None)
+    first = next(iter(params()), None) if params is not None else None
+    return first.device if first is not None else _get_device("cpu")
+
+
 def _to_host(value: Any) -> Any:
     if isinstance(value, Tensor):
         return value.numpy()

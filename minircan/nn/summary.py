@@ -64,9 +64,8 @@ def summary(model: _module.Module, input_shape: tuple, max_depth: int = 2, dtype
             kh, kw = mod.kernel_size
             macs[name] = n * k * ho * wo * mod.in_channels * kh * kw
 
-    first = next(iter(model.parameters()), None)
     x = Tensor(np.random.default_rng(0).standard_normal(input_shape).astype(dtype),
-               device=first.device if first is not None else None)  # on the model's device
+               device=_module.device_of_model(model))
     _module._forward_hooks.append(hook)
     try:
         with no_grad():

@@ -56,8 +56,13 @@ def check_close(actual, expected, what: str, dtype=None) -> None:
                              f"{e[tuple(at)]:.6g}); tolerance {TOLERANCE[dtype]:.0e} in {dtype}")
 
 
+def stride_padding(case: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A conv case's stride and padding as tuples of Python ints (they are stored as arrays in the .npz)."""
+    return tuple(int(s) for s in case["stride"]), tuple(int(p) for p in case["padding"])
+
+
 def describe_conv(case: dict) -> str:
     """'x (2, 3, 7, 8), w (4, 3, 3, 3), stride (1, 1), padding (1, 1), bias, float64' for failure messages."""
     bias = "bias" if "b" in case else "no bias"
-    return (f"x {case['x'].shape}, w {case['w'].shape}, stride {tuple(int(s) for s in case['stride'])}, padding "
-            f"{tuple(int(p) for p in case['padding'])}, {bias}, {case['x'].dtype}")
+    stride, padding = stride_padding(case)
+    return f"x {case['x'].shape}, w {case['w'].shape}, stride {stride}, padding {padding}, {bias}, {case['x'].dtype}"

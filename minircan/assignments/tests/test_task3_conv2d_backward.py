@@ -7,7 +7,7 @@ here (oracles.py), so that only this task's code is graded.
 import numpy as np
 import pytest
 import oracles
-from checks import check_close, describe_conv, references
+from checks import check_close, describe_conv, references, stride_padding
 
 import minircan
 import minircan.functional as F
@@ -21,13 +21,9 @@ def _other_tasks(monkeypatch):
     oracles.install(monkeypatch, "2")  # the weight gradient lowers x with task 2's im2col
 
 
-def args(case):
-    return tuple(int(s) for s in case["stride"]), tuple(int(p) for p in case["padding"])
-
-
 def test_naive_input_gradient_matches_the_reference():
     for case in references("3"):
-        (sh, sw), (ph, pw) = args(case)
+        (sh, sw), (ph, pw) = stride_padding(case)
         h, w = case["x"].shape[2:]
         check_close(conv2d.backward_input_naive(case["g"], case["w"], h, w, sh, sw, ph, pw), case["dx"],
                     f"conv2d input gradient (naive), {describe_conv(case)}")
@@ -35,7 +31,7 @@ def test_naive_input_gradient_matches_the_reference():
 
 def test_naive_weight_gradient_matches_the_reference():
     for case in references("3"):
-        (sh, sw), (ph, pw) = args(case)
+        (sh, sw), (ph, pw) = stride_padding(case)
         kh, kw = case["w"].shape[2:]
         check_close(conv2d.backward_weight_naive(case["g"], case["x"], kh, kw, sh, sw, ph, pw), case["dw"],
                     f"conv2d weight gradient (naive), {describe_conv(case)}")
@@ -43,14 +39,14 @@ def test_naive_weight_gradient_matches_the_reference():
 
 def test_input_gradient_matches_the_reference():
     for case in references("3"):
-        stride, padding = args(case)
+        stride, padding = stride_padding(case)
         check_close(conv2d.backward_input(case["g"], case["w"], case["x"].shape, stride, padding), case["dx"],
                     f"conv2d input gradient, {describe_conv(case)}")
 
 
 def test_weight_and_bias_gradients_match_the_reference():
     for case in references("3"):
-        stride, padding = args(case)
+        stride, padding = stride_padding(case)
         dw, db = conv2d.backward_params(case["g"], case["x"], case["w"].shape, stride, padding, True)
         check_close(dw, case["dw"], f"conv2d weight gradient, {describe_conv(case)}")
         check_close(db, case["db"], f"conv2d bias gradient, {describe_conv(case)}")
@@ -62,7 +58,7 @@ def test_weight_and_bias_gradients_match_the_reference():
 
 def test_gradients_accept_non_contiguous_arrays():
     case = references("3")[0]
-    stride, padding = args(case)
+    stride, padding = stride_padding(case)
     g = np.ascontiguousarray(np.swapaxes(case["g"], 2, 3)).swapaxes(2, 3)
     x = np.ascontiguousarray(np.swapaxes(case["x"], 2, 3)).swapaxes(2, 3)
     check_close(conv2d.backward_input(g, case["w"], x.shape, stride, padding), case["dx"],

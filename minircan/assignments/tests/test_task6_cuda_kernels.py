@@ -8,7 +8,7 @@ NaN, so an element your kernel never writes shows up as NaN, and it refuses writ
 
 import numpy as np
 import pytest
-from checks import check_close, describe_conv, references
+from checks import check_close, describe_conv, references, stride_padding
 
 pytestmark = pytest.mark.task("6")
 
@@ -45,6 +45,6 @@ def test_sigmoid_handles_a_size_that_is_not_a_multiple_of_the_block(kernels):
 
 def test_conv2d_forward_simple(kernels):
     for c in cases("conv2d"):
-        stride, padding = tuple(int(s) for s in c["stride"]), tuple(int(p) for p in c["padding"])
+        stride, padding = stride_padding(c)
         y = kernels.conv2d_forward_simple(c["x"], c["w"], c.get("b"), stride, padding)
         check_close(y, c["y"], f"CUDA conv2d_forward_simple, {describe_conv(c)}")
