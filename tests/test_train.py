@@ -162,3 +162,23 @@ def test_cli_entry_point_runs(tmp_path):
                            "--out", str(tmp_path / "cli")], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout
+
+
+def test_train_config_presets_and_errors():
+    from minircan.train_config import PRESETS, TrainConfig
+
+    tiny = TrainConfig.preset("tiny")
+    config, flags = train.parse_args(["--tiny"])
+    assert config == tiny and not flags.resume  # the command line's --tiny is exactly the preset
+    assert (tiny.lr, tiny.steps, tiny.schedule) == (PRESETS["tiny"]["lr"], PRESETS["tiny"]["steps"], "cosine")
+    assert tiny.out == os.path.join("runs", "tiny-x2")
+    assert TrainConfig.preset("paper").model_kwargs() == dict(minircan.models.CONFIGS["paper"], scale=2)
+    assert tiny.replace(feats=8).model_kwargs()["n_feats"] == 8 and tiny.feats is None
+    with pytest.raises(ValueError, match="steps must be"):
+        TrainConfig.preset("tiny", steps=0)
+    with pytest.raises(ValueError, match="lr_step"):
+        TrainConfig.preset("tiny", schedule="step")
+    with pytest.raises(TypeError, match="no setting"):
+        TrainConfig.preset("tiny", learning_rate=1.0)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train.Trainer(vars(tiny))
