@@ -145,6 +145,7 @@ def test_sanitise():
     assert texts_match("1.25", "1.26") and not texts_match("1.25", "1.27") and texts_match("3e-05", "4e-05")
 
 
+@pytest.mark.notebook
 def test_update_writes_outputs_that_then_compare_equal(tmp_path):
     # The writer and the checker are the same code: a notebook stored by --update passes the check.
     pytest.importorskip("ipykernel")
