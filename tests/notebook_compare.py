@@ -10,8 +10,9 @@ code cell, what it prints now with what is stored:
 * sanitised first (machine-dependent): memory addresses ``0x...``; timings and speeds, i.e. a number
   followed by `` ms``, `` us``, `` s``, ``x`` (a ratio such as ``1.42x``), `` GFLOP/s``, `` GB/s``,
   `` MB/s``, `` it/s``; tqdm progress-bar lines; any line containing the marker ``[varies]``;
-* numbers are compared token by token and may differ by one unit in their last printed digit (BLAS sums in
-  a CPU-dependent order), everything else must be equal.
+* numbers are compared token by token: one printed with a decimal point or an exponent may differ by one
+  unit in its last printed digit (BLAS sums in a CPU-dependent order); an integer (a count, a shape, a
+  step) must be equal, as must everything else.
 
 Writing outputs back: ``python tests/test_notebooks.py --update notebooks/01_autograd.ipynb`` (or
 ``update_notebook(path)``) executes with the same code as the test and stores the result, with the
@@ -74,7 +75,10 @@ def _last_digit_unit(token: str) -> float:
 
 
 def numbers_match(stored: str, now: str) -> bool:
-    """Two numeric tokens agree within one unit of the last printed digit (the coarser of the two)."""
+    """Two numeric tokens agree within one unit of the last printed digit (the coarser of the two); integers
+    (no decimal point, no exponent: counts, shapes, steps) must be equal."""
+    if not any(c in token for token in (stored, now) for c in ".eE"):
+        return stored == now
     try:
         a, b = float(stored.replace(",", "")), float(now.replace(",", ""))
     except ValueError:

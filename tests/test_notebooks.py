@@ -115,6 +115,7 @@ def test_comparer_accepts_machine_noise(change):
     ((1, 0, "loss 0.31418\n"), "cell 1"),
     ((2, 0, "parameters: 75,436\nobject at 0x7f3a2b1c9d80\n"), "cell 2"),         # 75,436 is one number
     ((3, 1, "steps: 300\n"), "cell 3"),
+    ((3, 1, "steps: 2001\n"), "cell 3"),                                      # an integer must be equal
     ((1, 1, "<Figure size 640x480 with 3 Axes>"), "cell 1"),
 ])
 def test_comparer_catches_a_changed_value(change, where):
