@@ -139,7 +139,9 @@ def read_pt(path: str | os.PathLike, use_torch: bool | None = None) -> Any:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
             raise ValueError(f"cannot read PyTorch checkpoint {path}: {e}") from e
-        return _tensors_to_numpy(obj)
+        # torch's .numpy() is a view of the tensor's storage: a transposed tensor comes back strided, and
+        # tensors that shared a storage in the file would share memory. Copy each, as the reader below does.
+        return _own(_tensors_to_numpy(obj))
     try:
         return _own(_read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path))
     except (pickle.UnpicklingError, EOFError, struct.error, KeyError) as e:

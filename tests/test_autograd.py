@@ -206,3 +206,82 @@ def test_numbers_take_the_tensor_dtype_arrays_keep_theirs():
     assert (t * np.array(2.0)).dtype == np.float32  # a 0-d array is a number
     with pytest.raises(ValueError, match="different dtypes"):
         t * np.ones(3)  # a float64 array: mixing dtypes is an error, not a silent cast
+
+
+def test_fan_out_at_an_intermediate_node(rng):
+    # h is made by an op and used three times: its gradient is the sum of the three uses' gradients before
+    # its own backward runs (a diamond that meets only at the leaf would not notice an overwrite here).
+    a, ta = _pair(rng, (3, 4))
+    g = rng.standard_normal((3, 4))
+    h, th = a.sigmoid(), torch.sigmoid(ta)
+    y = h * 2.0 + h * h - h.relu()
+    ty = th * 2.0 + th * th - torch.relu(th)
+    y.backward(g)
+    ty.backward(torch.tensor(g))
+    assert_close(a.grad.data, ta.grad.numpy(), np.float64, "fan-out at an intermediate node")
+
+
+def test_topological_order_of_a_long_diamond(rng):
+    # Two paths of different lengths from one intermediate node: every node comes after all its inputs.
+    a, ta = _pair(rng, (4,))
+    h, th = a * 3.0, ta * 3.0
+    long, tlong = h, th
+    for _ in range(5):
+        long, tlong = long.sigmoid(), tlong.sigmoid()
+    y, ty = (long * h).sum(), (tlong * th).sum()
+    order = topological_order(y.grad_fn)
+    pos = {id(n): i for i, n in enumerate(order)}
+    for node in order:
+        for parent in node.parents:
+            if isinstance(parent, Function):
+                assert pos[id(parent)] < pos[id(node)]
+    y.backward()
+    ty.backward()
+    assert_close(a.grad.data, ta.grad.numpy(), np.float64, "long diamond")
+
+
+def test_grad_mode_is_restored_by_nested_blocks_and_exceptions(rng):
+    a, _ = _pair(rng, (3,))
+    assert minircan.is_grad_enabled()
+    with minircan.no_grad():
+        assert not minircan.is_grad_enabled()
+        with minircan.enable_grad():
+            assert minircan.is_grad_enabled()
+            assert (a * 2.0).grad_fn is not None  # recorded again inside enable_grad
+            with minircan.no_grad():
+                assert not minircan.is_grad_enabled()
+            assert minircan.is_grad_enabled()
+        assert not minircan.is_grad_enabled()  # back to the outer no_grad, not to "on"
+        with minircan.no_grad():
+            pass
+        assert not minircan.is_grad_enabled()
+    assert minircan.is_grad_enabled()
+    with pytest.raises(RuntimeError):
+        with minircan.no_grad():
+            raise RuntimeError("inside no_grad")
+    assert minircan.is_grad_enabled()  # an exception inside the block still restores the mode
+
+    @minircan.no_grad()
+    def boom():
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        boom()
+    assert minircan.is_grad_enabled() and (a * 2.0).grad_fn is not None
+    with minircan.no_grad():
+        with pytest.raises(ValueError):
+            with minircan.enable_grad():
+                raise ValueError
+        assert not minircan.is_grad_enabled()
+    assert minircan.is_grad_enabled()
+
+
+def test_broadcast_gradient_over_middle_and_leading_axes(rng):
+    # (3, 1, 5) against (2, 3, 4, 5): one leading axis added and one middle axis stretched.
+    s, ts = _pair(rng, (3, 1, 5))
+    x, tx = _pair(rng, (2, 3, 4, 5))
+    g = rng.standard_normal((2, 3, 4, 5))
+    (x * s - s).backward(g)
+    (tx * ts - ts).backward(torch.tensor(g))
+    assert s.grad.shape == (3, 1, 5)
+    assert_close(s.grad.data, ts.grad.numpy(), np.float64, "middle and leading axes")

@@ -1,5 +1,6 @@
 """conv2d kernels: forward and the three gradients against PyTorch, the naive 7-loop reference, and
-themselves (determinism), over a Hypothesis sweep of shapes, strides and paddings."""
+themselves (determinism), over a Hypothesis sweep of shapes, strides and paddings (each axis drawn on its
+own, so that a mix-up of the two axes shows), and with the batch lowered in several chunks."""
 
 import numpy as np
 import pytest
@@ -13,25 +14,26 @@ from minircan.kernels import conv2d as K
 
 @st.composite
 def conv_cases(draw):
-    k = draw(st.sampled_from([1, 3, 5]))
-    stride = draw(st.sampled_from([1, 2]))
-    pad = draw(st.integers(0, 2))
+    # Every per-axis setting is drawn on its own: equal values on both axes would hide an (h, w) mix-up.
+    kh, kw = draw(st.sampled_from([1, 3, 5])), draw(st.sampled_from([1, 2, 3, 5]))
+    sh, sw = draw(st.sampled_from([1, 2])), draw(st.sampled_from([1, 2, 3]))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
     n, c, out_c = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
     h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
-    assume(k <= h + 2 * pad and k <= w + 2 * pad)
-    return dict(n=n, c=c, out_c=out_c, h=h, w=w, k=k, stride=stride, pad=pad,
+    assume(kh <= h + 2 * ph and kw <= w + 2 * pw)
+    return dict(n=n, c=c, out_c=out_c, h=h, w=w, kh=kh, kw=kw, stride=(sh, sw), pad=(ph, pw),
                 contiguous=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
 
 
 def _data(case, dtype):
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"])).astype(dtype)
-    w = rng.standard_normal((case["out_c"], case["c"], case["k"], case["k"])).astype(dtype)
+    w = rng.standard_normal((case["out_c"], case["c"], case["kh"], case["kw"])).astype(dtype)
     b = rng.standard_normal(case["out_c"]).astype(dtype)
     if not case["contiguous"]:
         x, w = noncontiguous(x), noncontiguous(w)
-    s, p = (case["stride"],) * 2, (case["pad"],) * 2
-    ho, wo = K.output_size(case["h"], case["w"], case["k"], case["k"], s, p)
+    s, p = tuple(case["stride"]), tuple(case["pad"])
+    ho, wo = K.output_size(case["h"], case["w"], case["kh"], case["kw"], s, p)
     g = rng.standard_normal((case["n"], case["out_c"], ho, wo)).astype(dtype)  # random upstream gradient
     return x, w, b, g, s, p
 
@@ -122,3 +124,29 @@ def test_im2col_col2im_are_adjoint(rng):
     back = np.empty_like(x)
     K.col2im(c, back, kh, kw, sh, sw, ph, pw)
     assert abs(np.sum(cols * c) - np.sum(x * back)) < 1e-10 * np.abs(cols * c).sum()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_lowered_in_several_chunks_matches_torch(monkeypatch, rng, dtype):
+    # The kernels lower a few images at a time (COLS_BUDGET bytes of columns). Forced small here, a batch of
+    # 7 goes in chunks of 3, 3 and a last partial chunk of 1, as `train --tiny` batches do (16 images, 4 a
+    # chunk): each chunk must read and write its own images, and the weight gradient sum every chunk.
+    n, c, h, w, k_out, kh, kw, s, p = 7, 3, 9, 8, 4, 3, 2, (2, 1), (1, 0)
+    ho, wo = K.output_size(h, w, kh, kw, s, p)
+    rows = c * kh * kw
+    monkeypatch.setattr(K, "COLS_BUDGET", 3 * (rows + 1) * ho * wo * np.dtype(dtype).itemsize)
+    for r in (rows, rows + 1):  # with and without the bias's row of ones: 3 images a chunk either way
+        assert K.images_per_chunk(n, r, ho * wo, np.dtype(dtype).itemsize) == 3
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((k_out, c, kh, kw)).astype(dtype)
+    b = rng.standard_normal(k_out).astype(dtype)
+    g = rng.standard_normal((n, k_out, ho, wo)).astype(dtype)
+    y, dx, dw, db = _torch(x, wt, b, g, s, p)
+    assert_close(K.forward(x, wt, b, s, p), y, dtype, "forward, chunked")
+    y0 = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(wt), None, stride=s, padding=p).numpy()
+    assert_close(K.forward(x, wt, None, s, p), y0, dtype, "forward without bias, chunked")
+    assert_close(K.backward_input(g, wt, x.shape, s, p), dx, dtype, "input gradient, chunked")
+    assert_close(K.backward_weight(g, x, wt.shape, s, p), dw, dtype, "weight gradient, chunked")
+    dw2, db2 = K.backward_params(g, x, wt.shape, s, p, bias=True)
+    assert_close(dw2, dw, dtype, "weight gradient with the bias row, chunked")
+    assert_close(db2, db, dtype, "bias gradient from the product, chunked")

@@ -84,6 +84,26 @@ def test_load_state_dict_strict_errors_name_keys_and_shapes():
     assert missing == ["att.1.bias"] and unexpected == ["extra.weight"]
 
 
+def test_load_state_dict_refuses_the_same_number_of_elements_in_another_shape():
+    # (3, 4, 3, 3) holds as many values as the (4, 3, 3, 3) weight: a check on sizes, or a reshape on
+    # loading, would take it and scramble the filters.
+    model = Block()
+    before = model.state_dict()
+    sd = model.state_dict()
+    sd["body.0.weight"] = np.arange(108, dtype=np.float32).reshape(3, 4, 3, 3)
+    with pytest.raises(ValueError) as info:
+        model.load_state_dict(sd)
+    message = str(info.value)
+    assert "body.0.weight" in message and "(3, 4, 3, 3)" in message and "(4, 3, 3, 3)" in message
+    assert "strict=False" in message and "configuration" in message  # the fix, in words
+    for k, v in model.state_dict().items():  # a refused load changes nothing
+        assert np.array_equal(v, before[k]), k
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert missing == ["body.0.weight"] and unexpected == []
+    assert np.array_equal(model.body[0].weight.data, before["body.0.weight"])  # skipped, not reshaped
+    assert np.array_equal(model.body[0].bias.data, sd["body.0.bias"])
+
+
 def test_conv2d_default_init_matches_pytorch_bounds():
     minircan.manual_seed(0)
     conv = nn.Conv2d(64, 32, 3)

@@ -147,8 +147,11 @@ class Module:
                 problems.append(f"unexpected keys {_listing(unexpected)}")
             if mismatched:
                 problems.append(f"shape mismatches {_listing(mismatched)}")
-            raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems)
-                             + " (strict=False loads the keys that match)")
+            fix = ("strict=False loads the keys that match" if not mismatched else
+                   "the checkpoint was saved from another configuration: build the model with that "
+                   "configuration (models.load_model reads it off the shapes), or pass strict=False to load "
+                   "only the keys whose shapes match")
+            raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems) + f" ({fix})")
         for key, p in own.items():
             if key in state_dict:
                 value = np.asarray(_to_host(state_dict[key]))
