@@ -133,13 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, help="LR patch side; the HR patch is scale times it (default: 48)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: the recipe's)")
     p.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule (default: the recipe's)")
-    p.add_argument("--lr-step", type=int, help="halve the learning rate every N steps (implies --schedule step)")
+    p.add_argument("--lr-step", type=int, help="halve the learning rate every N steps; implies --schedule step (default: the "
+                        "recipe's)")
     p.add_argument("--seed", type=int, help="seeds the weights and the patch sampler (default: 0)")
     p.add_argument("--out", help="output folder (default: runs/<config>-x<scale>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
     p.add_argument("--eval-every", type=int, help="evaluate and checkpoint every N steps (default: the recipe's)")
     p.add_argument("--init-from", help="start from these weights (.npz or official .pt); tensors whose shape "
-                                       "does not fit (e.g. an x2 upsampler in an x4 model) stay as initialised")
+                                       "does not fit (e.g. an x2 upsampler in an x4 model) stay as initialised "
+                                       "(default: random initialisation)")
     p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     return p

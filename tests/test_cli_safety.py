@@ -265,6 +265,9 @@ def test_ctrl_c_in_upscale_is_one_line(weights, tmp_path, capsys, monkeypatch):
 # ----- 4. one evaluation default, --tile chop in both, help texts, the header ------------------------------------
 
 def test_training_and_evaluate_score_the_same_weights_the_same(weights, monkeypatch, capsys, tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    png(folder / "a.png", 44, 40)
     rows = {}
     real = evaluate.evaluate_set
 
@@ -273,9 +276,10 @@ def test_training_and_evaluate_score_the_same_weights_the_same(weights, monkeypa
         return rows["evaluate"]
 
     monkeypatch.setattr(evaluate, "evaluate_set", keep)
-    assert evaluate.main(["--weights", str(weights)]) == 0
-    config = minircan.train_config.TrainConfig.preset("tiny", out=str(tmp_path))
-    trainer = train.Trainer(config)
+    assert evaluate.main(["--weights", str(weights), "--data", str(folder)]) == 0
+    config = minircan.train_config.TrainConfig.preset("tiny", patch_size=8, out=str(tmp_path))
+    pairs = minircan.data.benchmark_pairs(folder, 2)
+    trainer = train.Trainer(config, pairs, pairs)
     trainer.model.load_state_dict(load_model(weights).state_dict())
     rows["train"] = trainer.evaluate()
     for a, b in zip(rows["evaluate"], rows["train"]):
@@ -289,7 +293,10 @@ def test_tile_chop_is_accepted_by_both_and_bad_tiles_by_neither(weights, tmp_pat
     lr = inference.to_chw(np.asarray(Image.open(x)))
     expected = inference.to_hwc_uint8(inference.upscale_chop(load_model(weights), lr, 2))
     assert np.array_equal(np.asarray(Image.open(tmp_path / "c.png")), expected)
-    assert evaluate.main(["--weights", str(weights), "--tile", "chop"]) == 0
+    folder = tmp_path / "set"
+    folder.mkdir()
+    png(folder / "a.png", 30, 26)
+    assert evaluate.main(["--weights", str(weights), "--tile", "chop", "--data", str(folder)]) == 0
     for bad in ("-1", "abc", "1.5"):
         for main in (lambda t: upscale.main([str(x), "-o", str(tmp_path / "d.png"), "--weights", str(weights),
                                              "--tile", t]),
@@ -314,16 +321,27 @@ def test_help_texts_are_written_for_users(name):
     parser = PARSERS[name].build_parser()
     text = parser.format_help()
     assert "``" not in text and "(default: None)" not in text, text
+    required_choice = {a for g in parser._mutually_exclusive_groups if g.required for a in g._group_actions}
     for action in parser._actions:
         if action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
             continue
         assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
-        assert action.help.count("default") <= 1, f"{name}: {action.option_strings}: {action.help}"
+        takes_value = action.option_strings and action.nargs != 0 and not action.required
+        if takes_value and action not in required_choice:  # its default is said, once
+            assert action.help.count("default") == 1, f"{name}: {action.option_strings}: {action.help}"
+        else:
+            assert action.help.count("default") <= 1, f"{name}: {action.option_strings}: {action.help}"
 
 
-def test_training_header_reads_like_the_summary(tmp_path, capsys):
-    assert train.main([*QUICK, "--out", str(tmp_path / "run")]) == 0
+def test_training_header_reads_like_the_summary(tmp_path, capsys, monkeypatch):
+    def stop(text):  # the header is printed before the first step: stop there
+        print(text)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "print_header", stop)
+    assert train.main([*QUICK, "--out", str(tmp_path / "run")]) == 130
     out = capsys.readouterr().out
     first, second = out.splitlines()[:2]
     assert first == "RCAN tiny x2: G=2 B=2 C=16 r=4, 36,299 parameters", first
     assert "{" not in second and "steps of 2 x 12x12 patches" in second and "Adam" in second, second
+    assert "9 training images, 2 validation images" in second, second
