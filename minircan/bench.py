@@ -374,12 +374,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Time minircan's kernels and a full RCAN training step against PyTorch on the same threads "
                     "and device, and print the tables.")
     parser.add_argument("--batch", type=int, default=16, help="N, the batch (default: 16, as the paper)")
-    parser.add_argument("--channels", type=int, default=64, help="C = K, channels in and out of the timed conv (default: 64, as the paper)")
+    parser.add_argument("--channels", type=int, default=64,
+                        help="C = K, channels in and out of the timed conv (default: 64, as the paper)")
     parser.add_argument("--size", type=int, default=48, help="H = W of the LR patch (default: 48, as the paper)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed runs per case; the median is shown (default: 10)")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="timed runs per case; the median is shown (default: 10)")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS,
                         help="threads for Numba and PyTorch (default: all cores)")
-    parser.add_argument("--scale", type=int, default=2, help="upscaling factor of the timed training step (default: 2)")
+    parser.add_argument("--scale", type=int, default=2,
+                        help="upscaling factor of the timed training step (default: 2)")
     parser.add_argument("--train-step", nargs="*", default=["tiny", "paper"], metavar="CONFIG",
                         help="RCAN configurations whose full training step is timed (default: tiny paper; "
                              "none: skip)")

@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, help="LR patch side; the HR patch is scale times it (default: 48)")
     p.add_argument("--lr", type=float, help="Adam's learning rate (default: the recipe's)")
     p.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule (default: the recipe's)")
-    p.add_argument("--lr-step", type=int, help="halve the learning rate every N steps; implies --schedule step (default: the "
-                        "recipe's)")
+    p.add_argument("--lr-step", type=int,
+                   help="halve the learning rate every N steps; implies --schedule step (default: the recipe's)")
     p.add_argument("--seed", type=int, help="seeds the weights and the patch sampler (default: 0)")
     p.add_argument("--out", help="output folder (default: runs/<config>-x<scale>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.npz")
