@@ -123,11 +123,15 @@ def plan(files: list[tuple[Path, bool]], output: str, is_file: bool, scale: int)
     another output."""
     inputs = [f for f, _ in files]
     pairs = [(src, output_path(src, output, is_file, scale)) for src in inputs]
+    by_inode = {(st.st_dev, st.st_ino): f for f in inputs if (st := os.stat(f))}  # links resolved by stat
     for src, dst in pairs:
-        for other in inputs:
-            if same_file(dst, other):
-                raise OutputError(f"the output for {src} would be written over the input {other}: choose another "
-                                  "-o (inputs are never overwritten)")
+        other = None
+        if dst.exists():
+            st = os.stat(dst)
+            other = by_inode.get((st.st_dev, st.st_ino))
+        if other is not None:
+            raise OutputError(f"the output for {src} would be written over the input {other}: choose another "
+                              "-o (inputs are never overwritten)")
     seen: dict[str, Path] = {}
     for src, dst in pairs:
         key = os.path.realpath(dst)
