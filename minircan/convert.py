@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import checkpoint
 from .models.files import is_pt_file, load_state_dict_file, save_model
 from .models.rcan import RCAN
 
@@ -26,11 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _kind(path: str) -> str:
+    try:
+        return checkpoint.kind(path)
+    except OSError:
+        return "missing"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if is_pt_file(args.input) and is_pt_file(args.output):
         parser.error("both files are .pt/.pth: convert writes a minircan .npz from a .pt, or a .pt from an .npz")
+    if not is_pt_file(args.input) and not is_pt_file(args.output) and _kind(args.input) != "npz":
+        parser.error("both files are minircan .npz: nothing to convert (an .npz of plain arrays, from np.savez, "
+                     "can be converted to a minircan .npz)")
     try:
         sd, config = load_state_dict_file(args.input)
         model = RCAN(**config)

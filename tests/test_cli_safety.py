@@ -345,3 +345,15 @@ def test_training_header_reads_like_the_summary(tmp_path, capsys, monkeypatch):
     assert first == "RCAN tiny x2: G=2 B=2 C=16 r=4, 36,299 parameters", first
     assert "{" not in second and "steps of 2 x 12x12 patches" in second and "Adam" in second, second
     assert "9 training images, 2 validation images" in second, second
+
+
+def test_convert_a_plain_npz_state_dict(tmp_path, capsys):
+    minircan.manual_seed(3)
+    model = RCAN.from_config("tiny", scale=2)
+    np.savez(tmp_path / "sd.npz", **model.state_dict())
+    assert convert.main([str(tmp_path / "sd.npz"), str(tmp_path / "m.npz")]) == 0
+    loaded = minircan.load(tmp_path / "m.npz")  # now a minircan model file
+    assert loaded["format"] == "minircan-rcan"
+    assert all(np.array_equal(v, model.state_dict()[k]) for k, v in loaded["state_dict"].items())
+    with pytest.raises(SystemExit):  # minircan .npz to .npz: nothing to convert
+        convert.main([str(tmp_path / "m.npz"), str(tmp_path / "again.npz")])

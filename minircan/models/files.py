@@ -48,7 +48,7 @@ def load_state_dict_file(path: str | os.PathLike) -> tuple[OrderedDict, dict]:
     plain ``np.savez`` of an RCAN state dict; the file's kind is read off its bytes, not its name."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path}")
+        raise FileNotFoundError(f"no checkpoint at {path}: no such file")
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder, not a model file")
     what = checkpoint.kind(path)
