@@ -67,16 +67,18 @@ class _StopRequest:
 
     def __init__(self):
         self.requested = False
+        self._installed = False
         self._previous = None
 
     def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._installed:  # (None: the previous handler was set outside Python; Python's own is the best guess)
+            signal.signal(signal.SIGINT, self._previous if self._previous is not None else signal.default_int_handler)
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
