@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             scale = model.scale
             if args.scale and args.scale != scale:
                 raise ValueError(f"{args.weights} is an x{scale} model, but --scale {args.scale} was given: drop "
-                                 "--scale or give an x{args.scale} model")
+                                 f"--scale or give an x{args.scale} model")
 
             def upscale(pair):
                 return to_hwc_uint8(upscale_image(model, to_chw(pair.lr), scale, tile, args.overlap,
