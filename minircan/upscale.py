@@ -108,14 +108,34 @@ def output_path(src: Path, output: str, is_file: bool, scale: int) -> Path:
     return Path(output) / f"{src.stem}_x{scale}{src.suffix if src.suffix.lower() != '.jpeg' else '.jpg'}"
 
 
+def _size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the image's header (not decoded), or None if it cannot be read."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except OSError:
+        return None
+
+
 def earlier_outputs(files: list[tuple[Path, bool]], output: str, is_file: bool) -> list[Path]:
-    """Images found in the output folder that look like this command's outputs of another image found there
-    (NAME_x2.png beside NAME.png): upscaling them again would give NAME_x2_x2.png, run after run."""
+    """Images found in the output folder that are this command's outputs of another image found there:
+    NAME_xK.png beside NAME.png and exactly K times its size (upscaling them again would give NAME_x2_x2.png,
+    run after run). A file of that name but another size is the user's: it stays an input, and the check
+    that outputs never overwrite inputs then refuses the run."""
     if is_file:
         return []
     found = [f for f, from_folder in files if from_folder and same_file(f.parent, output)]
-    stems = {f.stem for f in found}
-    return [f for f in found if (m := re.fullmatch(r"(.+)_x\d+", f.stem)) and m.group(1) in stems]
+    by_stem = {f.stem: f for f in found}
+    earlier = []
+    for f in found:
+        m = re.fullmatch(r"(.+)_x(\d+)", f.stem)
+        if m and m.group(1) in by_stem:
+            k, src, out = int(m.group(2)), _size(by_stem[m.group(1)]), _size(f)
+            if src is not None and out is not None and out == (k * src[0], k * src[1]):
+                earlier.append(f)
+    return earlier
 
 
 def plan(files: list[tuple[Path, bool]], output: str, is_file: bool, scale: int) -> list[tuple[Path, Path]]:
@@ -167,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if skipped:
             names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
             print(f"skipping {len(skipped)} image(s) that an earlier run wrote into this folder ({names}); "
-                  "rename them to upscale them again", file=sys.stderr)
+                  "rename them to upscale them again")
             files = [(f, d) for f, d in files if f not in skipped]
         if not files:
             raise ValueError("nothing to upscale: every image found is an earlier output")

@@ -99,6 +99,13 @@ def test_upscale_into_its_own_folder_twice_skips_its_outputs(weights, tmp_path, 
     assert sorted(p.name for p in same.iterdir()) == ["p.png", "p_x2.png"]
     assert "p_x2.png" in out.out + out.err and "skip" in (out.out + out.err).lower()
     assert (same / "p_x2.png").read_bytes() == first
+    # a file of the user's that is named like an output but is not one (not twice the size) is an input:
+    png(same / "q.png")
+    png(same / "q_x2.png", 5, 5)
+    mine = (same / "q_x2.png").read_bytes()
+    assert upscale.main(args) == 1
+    assert "q_x2.png" in one_error_line(capsys.readouterr().err)
+    assert (same / "q_x2.png").read_bytes() == mine
 
 
 def test_upscale_output_kind_follows_its_name(weights, tmp_path, capsys, no_compute):
