@@ -368,15 +368,21 @@ def _reexec_without_blas_overrides(argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "minircan.bench", *argv], env)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minircan.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=16, help="N, the batch (paper: 16)")
-    parser.add_argument("--channels", type=int, default=64, help="C = K (paper: 64)")
-    parser.add_argument("--size", type=int, default=48, help="H = W of the LR patch (paper: 48)")
-    parser.add_argument("--repeats", type=int, default=10, help="timed runs per case; the median is shown")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m minircan.bench",
+        description="Time minircan's kernels and a full RCAN training step against PyTorch on the same threads "
+                    "and device, and print the tables.")
+    parser.add_argument("--batch", type=int, default=16, help="N, the batch (default: 16, as the paper)")
+    parser.add_argument("--channels", type=int, default=64,
+                        help="C = K, channels in and out of the timed conv (default: 64, as the paper)")
+    parser.add_argument("--size", type=int, default=48, help="H = W of the LR patch (default: 48, as the paper)")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="timed runs per case; the median is shown (default: 10)")
     parser.add_argument("--threads", type=int, default=numba.config.NUMBA_NUM_THREADS,
                         help="threads for Numba and PyTorch (default: all cores)")
-    parser.add_argument("--scale", type=int, default=2, help="upscaling factor of the training step (paper: 2)")
+    parser.add_argument("--scale", type=int, default=2,
+                        help="upscaling factor of the timed training step (default: 2)")
     parser.add_argument("--train-step", nargs="*", default=["tiny", "paper"], metavar="CONFIG",
                         help="RCAN configurations whose full training step is timed (default: tiny paper; "
                              "none: skip)")
@@ -388,9 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch column")
     parser.add_argument("--device", default="cpu",
                         help="cpu, cuda or auto: whose kernels and training step to time, against PyTorch on the "
-                             "same device (on a GPU: float32, TF32 off)")
+                             "same device (on a GPU: float32, TF32 off) (default: cpu)")
     parser.add_argument("--keep-blas-env", action="store_true",
                         help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE if set (default: restart without them)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if not args.keep_blas_env and any(k in os.environ for k in _BLAS_OVERRIDES):

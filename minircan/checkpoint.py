@@ -55,21 +55,74 @@ def _umask() -> int:
     return mask
 
 
+def kind(path: str | os.PathLike) -> str:
+    """What a file holds, judged by its bytes (not its name): "minircan" (written by ``save``), "npz" (an
+    .npz of plain arrays, e.g. ``np.savez(f, **state_dict)``), "pytorch" (a .pt/.pth file, either format),
+    "npy" (one NumPy array) or "other"."""
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "other"
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return "pytorch"
+        if f"{_TREE}.npy" in names:
+            return "minircan"
+        return "npz" if names and all(n.endswith(".npy") for n in names) else "other"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"\x80") and b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19" in head:  # legacy PyTorch magic
+        return "pytorch"
+    return "other"
+
+
 def load(path: str | os.PathLike) -> Any:
     """Read a checkpoint written by ``save``: the same tree, with NumPy arrays for the arrays."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a checkpoint file")
+    what = kind(path)
+    if what == "pytorch":
+        raise ValueError(f"{path} is a PyTorch checkpoint, not a minircan one: load RCAN weights with "
+                         "minircan.models.load_model(path) (python -m minircan.convert turns them into .npz), "
+                         "other state dicts with minircan.pt_format.load_pt_state_dict(path)")
+    if what == "npz":
+        raise ValueError(f"{path} is an .npz of plain arrays (np.savez), not a minircan checkpoint (minircan.save): "
+                         "RCAN weights saved that way load with minircan.models.load_model(path), and "
+                         "python -m minircan.convert writes them as a minircan model file; for other arrays use "
+                         "numpy.load(path)")
+    if what != "minircan":
+        raise ValueError(f"cannot read checkpoint {path}: it is not an .npz archive written by minircan.save "
+                         f"({_describe(what, path)})")
     try:
         with np.load(path, allow_pickle=False) as npz:
             files = list(npz.files)
-            tree = json.loads(str(npz[_TREE])) if _TREE in files else None
+            tree = json.loads(str(npz[_TREE]))
             arrays = {k: npz[k] for k in files if k != _TREE}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(f"cannot read checkpoint {path}: {e} (is it truncated, or not an .npz file?)") from e
-    if tree is None:
-        raise ValueError(f"{path} is an .npz file but not a minircan checkpoint (no {_TREE} entry)")
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        # NumPy's text for pickled entries suggests allow_pickle=True (running the file's code): not repeated.
+        why = "it holds pickled Python objects, which minircan never loads" if "pickle" in str(e).lower() \
+            else f"{type(e).__name__}; is it truncated?"
+        raise ValueError(f"cannot read checkpoint {path}: {why}") from e
     return _unflatten(tree["obj"], arrays)
+
+
+def _describe(what: str, path: str) -> str:
+    if what == "npy":
+        return "it is a single NumPy array (.npy)"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+        head.decode("utf-8")
+        return "it is a text file"
+    except UnicodeDecodeError:
+        return "an unknown or truncated file"
 
 
 def checkpoint_version(path: str | os.PathLike) -> str:

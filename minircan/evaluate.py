@@ -1,4 +1,4 @@
-"""``python -m minircan.evaluate``: PSNR/SSIM of a model (or of bicubic) on folders of HR images.
+"""python -m minircan.evaluate: PSNR/SSIM of a model (or of bicubic) on folders of HR images.
 
     python -m minircan.evaluate --weights runs/tiny-x2/model.npz               # the bundled validation images
     python -m minircan.evaluate --weights RCAN_BIX2.pt --data Set5 Set14 --tile chop --self-ensemble
@@ -20,25 +20,48 @@ import numpy as np
 
 from .data import benchmark_pairs, make_pairs, sample_images, write_image
 from .device import device as get_device
-from .inference import bicubic, to_chw, to_hwc_uint8, upscale_image
+from .inference import EVAL_TILE, bicubic, to_chw, to_hwc_uint8, upscale_image
 from .metrics import psnr, ssim
 from .models.files import load_model
+from .outputs import check_writable_folder
+from .upscale import overlap_arg, tile_arg
+
+
+def scale_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"--scale {text!r}: use a whole number >= 2 (RCAN's are 2, 3, 4 and 8)")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m minircan.evaluate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m minircan.evaluate",
+        description="PSNR/SSIM of a model (or of bicubic upscaling) on folders of HR images, by the official "
+                    "protocol: Y channel, scale pixels cut from each border, SR rounded to uint8.")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--weights", help="a model file: minircan .npz or official .pt/.pth")
+    src.add_argument("--weights", help="the model: a minircan .npz (from train or convert) or an official "
+                                       "RCAN .pt/.pth")
     src.add_argument("--bicubic", action="store_true", help="score bicubic upscaling instead of a model")
-    p.add_argument("--data", nargs="+", help="folders of HR images (default: the bundled validation images)")
-    p.add_argument("--scale", type=int, help="upscaling factor (default: the model's; 2 for --bicubic)")
-    p.add_argument("--degradation", choices=["BI", "BD"], default="BI")
-    p.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/transposes (RCAN+)")
-    p.add_argument("--tile", default="chop",
-                   help="chop: the official split (the paper's numbers); 0: whole images; N: tiles of N LR pixels")
-    p.add_argument("--overlap", type=int, default=16, help="tile overlap in LR pixels")
-    p.add_argument("--save", help="write the SR images into this folder")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--data", nargs="+", help="folders of HR images, e.g. Set5 Set14 (default: the two bundled "
+                                             "validation photographs)")
+    p.add_argument("--scale", type=scale_arg,
+                   help="upscaling factor; with --weights it must be the model's (default: the model's, or 2 "
+                        "with --bicubic)")
+    p.add_argument("--degradation", choices=["BI", "BD"], default="BI",
+                   help="how LR images are made: BI bicubic, BD blur then downsample (default: BI)")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="average the outputs of the 8 flips and transposes (RCAN+; 8 times slower)")
+    p.add_argument("--tile", type=tile_arg, default=EVAL_TILE,
+                   help="chop: the official split, which the paper's numbers and training's validation use; "
+                        "0: whole images; N: tiles of N LR pixels (default: chop)")
+    p.add_argument("--overlap", type=overlap_arg, default=16,
+                   help="overlap of neighbouring tiles in LR pixels, for --tile N (default: 16)")
+    p.add_argument("--save", help="also write the SR images into this folder (default: not written)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     return p
 
 
@@ -67,9 +90,14 @@ def format_results(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    tile = args.tile if args.tile == "chop" else int(args.tile)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    tile = args.tile
+    if isinstance(tile, int) and tile and args.overlap >= tile:
+        parser.error(f"--overlap {args.overlap} must be smaller than --tile {tile}")
     try:
+        if args.save:
+            check_writable_folder(args.save, "--save")
         device = get_device(args.device)  # checked first: asking for a GPU that is not there is an error
         if args.bicubic:
             scale = args.scale or 2
@@ -81,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             model.eval()
             scale = model.scale
             if args.scale and args.scale != scale:
-                raise ValueError(f"{args.weights} is an x{scale} model, but --scale {args.scale} was given")
+                raise ValueError(f"{args.weights} is an x{scale} model, but --scale {args.scale} was given: drop "
+                                 f"--scale or give an x{args.scale} model")
 
             def upscale(pair):
                 return to_hwc_uint8(upscale_image(model, to_chw(pair.lr), scale, tile, args.overlap,
@@ -92,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name, pairs in sets:
             rows += evaluate_set(name, pairs, upscale, scale, args.save)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: no scores printed", file=sys.stderr)
+        return 130
     what = "bicubic" if args.bicubic else args.weights
-    how = "" if args.bicubic else (", whole images" if not tile else f", tile {tile}")
+    how = "" if args.bicubic else (", whole images" if not tile else
+                                   ", official chop" if tile == "chop" else f", tiles of {tile}")
     print(f"{what}, x{scale} {args.degradation}, Y channel, border {scale}"
           + (", self-ensemble" if args.self_ensemble else "") + how)
     print(format_results(rows))

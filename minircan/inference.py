@@ -9,6 +9,10 @@ and each output pixel is taken from the tile in which it lies farthest from an e
 attention averages over whatever it is shown, so a tiled result differs slightly from a whole-image pass
 (less with larger tiles); ``chop`` reproduces the official code's split exactly (four quarters with a
 10-pixel overlap, recursively until a quarter has fewer than 160,000 pixels), which the paper's numbers used.
+
+``EVAL_TILE = "chop"`` is the one way scores are computed everywhere (training's validation, ``evaluate``'s
+default, the comparison picture): the paper's protocol, and memory bounded on large images, so the same
+weights print the same PSNR/SSIM in every command.
 """
 
 from __future__ import annotations
@@ -22,6 +26,21 @@ from .nn.module import device_of_model
 from .tensor import Tensor
 
 Model = Callable[[Tensor], Tensor]
+EVAL_TILE = "chop"
+
+
+def parse_tile(text: str) -> int | str:
+    """A ``--tile`` value: "chop" (the official split), 0 (whole images) or N > 0 (tiles of N LR pixels).
+    Raises ValueError otherwise (argparse turns it into a usage error)."""
+    if str(text).strip().lower() == "chop":
+        return "chop"
+    try:
+        tile = int(text)
+    except ValueError:
+        raise ValueError(f"--tile {text!r}: use chop, 0 (whole image) or a tile size in LR pixels") from None
+    if tile < 0:
+        raise ValueError(f"--tile {tile}: use chop, 0 (whole image) or a tile size in LR pixels")
+    return tile
 
 
 def _run(model: Model, lr: np.ndarray) -> np.ndarray:
@@ -77,7 +96,9 @@ def upscale_chop(model: Model, lr: np.ndarray, scale: int, shave: int = 10, min_
     """The official ``forward_chop``: four overlapping quarters, recursively, assembled without the overlap."""
     _, h, w = lr.shape
     h_half, w_half = h // 2, w // 2
-    h_size, w_size = h_half + shave, w_half + shave
+    # A quarter never reaches past the image (the official code's slices would, below 2 x shave pixels, and
+    # then fail to assemble); for images of 19 pixels a side or more this is the official split unchanged.
+    h_size, w_size = min(h_half + shave, h), min(w_half + shave, w)
     tiles = [lr[:, 0:h_size, 0:w_size], lr[:, 0:h_size, w - w_size:w],
              lr[:, h - h_size:h, 0:w_size], lr[:, h - h_size:h, w - w_size:w]]
     if w_size * h_size < min_size or (h_size >= h and w_size >= w):  # (the second: quarters no smaller)
@@ -129,9 +150,8 @@ def upscale_image(model: Model, lr: np.ndarray, scale: int, tile: int | str = 0,
     return self_ensemble(one, lr) if ensemble else one(lr)
 
 
-def super_resolve(model: Model, lr: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 (h, w, 3) LR -> uint8 (h*s, w*s, 3) SR: whole image, or the official chop above 160,000 pixels."""
-    tile = "chop" if lr.shape[0] * lr.shape[1] > 160_000 else 0
+def super_resolve(model: Model, lr: np.ndarray, scale: int, tile: int | str = EVAL_TILE) -> np.ndarray:
+    """uint8 (h, w, 3) LR -> uint8 (h*s, w*s, 3) SR, by the evaluation default (the official chop)."""
     return to_hwc_uint8(upscale_image(model, to_chw(lr), scale, tile=tile))
 
 

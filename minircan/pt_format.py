@@ -1,14 +1,14 @@
 """PyTorch checkpoint files (.pt / .pth): read them into NumPy state dicts, and write them back.
 
-Reading works with or without PyTorch. With PyTorch installed, ``torch.load(weights_only=True)``.
-Without it, minircan reads both of PyTorch's formats itself:
+Reading never uses PyTorch, installed or not (nor its unpickler): minircan reads both of PyTorch's formats
+itself:
 
 - the zip format (PyTorch >= 1.6): a zip archive with ``data.pkl`` (the pickled structure) and one file
   per tensor storage under ``data/``;
 - the legacy format (PyTorch 0.4, in which the official RCAN models were saved): five pickles in a row
   (magic number, protocol, system info, the structure, the storage keys), then each storage's raw bytes.
 
-Either way the pickles are read by a restricted unpickler that rebuilds only ordered dicts, tensors and
+Both are read by a restricted unpickler that rebuilds only ordered dicts, tensors and
 storages: anything else in the file (a class, a function) is refused, so opening a file never runs code.
 
 Writing needs PyTorch: ``save_pt`` stores plain tensors with ``torch.save``, in the legacy format by default
@@ -121,31 +121,35 @@ def _read_legacy(path: str) -> Any:
 
 
 def read_pt(path: str | os.PathLike, use_torch: bool | None = None) -> Any:
-    """The object stored in a .pt file, with tensors as NumPy arrays. use_torch=None: torch if installed."""
+    """The object stored in a .pt file, with tensors as NumPy arrays, read by minircan's restricted unpickler.
+
+    That reader is the library's one path, with or without PyTorch installed: it refuses anything but
+    tensors and dictionaries, and its refusals never suggest loading unsafely. ``use_torch=True`` reads
+    with ``torch.load(weights_only=True)`` instead: the tests' reference, never used by the library.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
-    if use_torch is None:
-        try:
-            import torch  # noqa: F401
-
-            use_torch = True
-        except ImportError:
-            use_torch = False
     if use_torch:
         import torch
 
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
-            raise ValueError(f"cannot read PyTorch checkpoint {path}: {e}") from e
+            # PyTorch's own text suggests weights_only=False (running the file's code): not repeated here.
+            raise ValueError(f"cannot read PyTorch checkpoint {path}: torch.load(weights_only=True) refused "
+                             f"it ({type(e).__name__})") from e
         # torch's .numpy() is a view of the tensor's storage: a transposed tensor comes back strided, and
         # tensors that shared a storage in the file would share memory. Copy each, as the reader below does.
         return _own(_tensors_to_numpy(obj))
     try:
         return _own(_read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path))
-    except (pickle.UnpicklingError, EOFError, struct.error, KeyError) as e:
-        raise ValueError(f"cannot read PyTorch checkpoint {path}: {e}") from e
+    except (pickle.UnpicklingError, EOFError, struct.error, KeyError, ValueError, IndexError, TypeError,
+            AttributeError, zipfile.BadZipFile) as e:
+        detail = str(e) or type(e).__name__
+        if detail.startswith(path):  # our own messages already name the file
+            detail = detail[len(path):].lstrip(": ")
+        raise ValueError(f"cannot read PyTorch checkpoint {path}: {detail}") from e
 
 
 def load_pt_state_dict(path: str | os.PathLike, use_torch: bool | None = None) -> OrderedDict[str, np.ndarray]:

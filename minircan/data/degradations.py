@@ -92,9 +92,12 @@ def degrade(hr: np.ndarray, scale: int, kind: str = "BI") -> np.ndarray:
     hr = np.asarray(hr)
     if hr.dtype != np.uint8:
         raise ValueError(f"degrade expects a uint8 image, got dtype {hr.dtype}")
-    if int(scale) != scale or scale < 1:
-        raise ValueError(f"degrade: scale must be a positive integer, got {scale}")
+    if isinstance(scale, bool) or not float(scale).is_integer() or scale < 1:
+        raise ValueError(f"degrade: scale must be a positive integer, got {scale!r}")
     scale = int(scale)
+    if hr.shape[0] < scale or hr.shape[1] < scale:
+        raise ValueError(f"degrade: an image of {hr.shape[1]}x{hr.shape[0]} pixels is smaller than the scale "
+                         f"{scale}: its LR image would be empty; use a scale of at most {min(hr.shape[:2])}")
     hr = modcrop(hr, scale)
     if kind == "BI":
         return imresize(hr, 1 / scale)

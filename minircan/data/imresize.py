@@ -111,8 +111,11 @@ def imresize(img: np.ndarray, scale: float) -> np.ndarray:
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom rows and right columns so that H and W are multiples of scale (MATLAB ``modcrop``)."""
+    if isinstance(scale, bool) or not float(scale).is_integer() or scale < 1:
+        raise ValueError(f"modcrop: scale must be a positive integer, got {scale!r}")
     scale = int(scale)
-    if scale < 1:
-        raise ValueError(f"modcrop: scale must be a positive integer, got {scale}")
     h, w = img.shape[:2]
+    if h < scale or w < scale:
+        raise ValueError(f"an image of {w}x{h} pixels is smaller than the scale {scale}: its low-resolution "
+                         f"version would be empty; use a scale of at most {min(h, w)} or a larger image")
     return img[: h - h % scale, : w - w % scale]

@@ -23,7 +23,7 @@ def is_pt_file(path: str | os.PathLike) -> bool:
     return os.fspath(path).lower().endswith((".pt", ".pth"))
 
 
-def infer_config(state_dict: dict) -> dict:
+def infer_config(state_dict: dict, path: str | os.PathLike | None = None) -> dict:
     """RCAN's constructor arguments, read off an official state dict's keys and shapes."""
     try:
         n_feats = state_dict["head.0.weight"].shape[0]
@@ -34,25 +34,41 @@ def infer_config(state_dict: dict) -> dict:
         squeeze = state_dict["body.0.body.0.body.3.conv_du.0.weight"].shape[0] if n_resblocks else 1
         ups = sorted(int(m.group(1)) for k in state_dict if (m := re.match(r"tail\.0\.(\d+)\.weight", k)))
         first_up = state_dict["tail.0.0.weight"].shape[0] // n_feats
-    except KeyError as e:
-        raise ValueError(f"not an RCAN state dict: no key {e}") from None
+    except (KeyError, AttributeError, IndexError, TypeError) as e:
+        where = f"{os.fspath(path)} holds" if path is not None else "this is"
+        raise ValueError(f"{where} no RCAN weights (no key {e} among {len(state_dict)} entries): give a model "
+                         "written by train or save_model, an official RCAN .pt, or their state dict") from None
     scale = 3 if first_up == 9 else 2 ** len(ups)
     return dict(scale=scale, n_resgroups=n_resgroups, n_resblocks=n_resblocks, n_feats=n_feats,
                 reduction=n_feats // squeeze)
 
 
 def load_state_dict_file(path: str | os.PathLike) -> tuple[OrderedDict, dict]:
-    """(state dict, config) from a native .npz model file or an official .pt file."""
-    if is_pt_file(path):
+    """(state dict, config) from a native .npz model file, a training checkpoint, an official .pt file or a
+    plain ``np.savez`` of an RCAN state dict; the file's kind is read off its bytes, not its name."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no checkpoint at {path}: no such file")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a model file")
+    what = checkpoint.kind(path)
+    if what == "pytorch" or (what == "other" and is_pt_file(path)):
         sd = load_pt_state_dict(path)
-        return sd, infer_config(sd)
+        return sd, infer_config(sd, path)
+    if what == "npz":
+        with np.load(path, allow_pickle=False) as npz:
+            sd = OrderedDict((k, npz[k]) for k in npz.files)
+        return sd, infer_config(sd, path)
     obj = checkpoint.load(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return obj["state_dict"], dict(obj["config"])
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):  # a training checkpoint
         sd = obj["model"]
-        return sd, dict(obj.get("config") or infer_config(sd))
-    raise ValueError(f"{path} is not a minircan RCAN model file (expected 'format': '{FORMAT}')")
+        return sd, dict(obj.get("config") or infer_config(sd, path))
+    if isinstance(obj, dict) and "head.0.weight" in obj:  # minircan.save(model.state_dict(), path)
+        return obj, infer_config(obj, path)
+    raise ValueError(f"{path} is a minircan checkpoint without an RCAN model in it: give a model written by "
+                     "train or save_model (or a training checkpoint)")
 
 
 def load_model(path: str | os.PathLike, strict: bool = True) -> RCAN:
