@@ -18,13 +18,15 @@ import numpy as np
 
 Case = dict[str, np.ndarray]
 
-# The conv2d shapes of tasks 2, 3 and 6: (N, C, H, W, K, kh, kw, stride, padding, bias, dtype).
+# The conv2d shapes of tasks 2, 3 and 6 (task 6 takes the first two and the last): (N, C, H, W, K, kh, kw, stride, padding, bias, dtype).
 CONV_CASES = (
     (2, 3, 7, 8, 4, 3, 3, (1, 1), (1, 1), True, np.float64),
     (1, 2, 9, 7, 3, 3, 3, (2, 2), (0, 0), True, np.float64),
     (2, 3, 8, 9, 2, 5, 3, (2, 1), (2, 1), False, np.float64),
     (3, 1, 5, 5, 1, 1, 1, (1, 1), (0, 0), True, np.float64),
     (1, 4, 6, 5, 5, 3, 5, (1, 2), (1, 2), True, np.float64),
+    (5, 3, 6, 7, 4, 3, 3, (1, 1), (1, 1), True, np.float64),  # batches of 5 and 3: the chunk tests split them
+    (3, 2, 7, 6, 3, 3, 2, (2, 1), (1, 0), False, np.float64),
     (2, 8, 10, 10, 6, 3, 3, (1, 1), (1, 1), True, np.float32),
 )
 
