@@ -51,7 +51,7 @@ def test_fast_forward_lowers_a_batch_a_few_images_at_a_time(monkeypatch):
     split = 0
     for case in references("2"):
         x, w, b, stride, padding = args(case)
-        n, (k, c, kh, kw) = x.shape[0], w.shape
+        n, (_, c, kh, kw) = x.shape[0], w.shape
         if n < 3:
             continue
         ho, wo = conv2d.output_size(x.shape[2], x.shape[3], kh, kw, stride, padding)

@@ -76,7 +76,7 @@ def test_gradients_over_several_chunks(monkeypatch):
     go in chunks of 2 and a last partial one, whose images count too."""
     split = 0
     for case in references("3"):
-        n, (k, c, kh, kw) = case["x"].shape[0], case["w"].shape
+        n, (_, c, kh, kw) = case["x"].shape[0], case["w"].shape
         if n < 3:
             continue
         stride, padding = stride_padding(case)
