@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from minircan.assignments import TASKS, build, fences, grade
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FENCE_LINE = re.compile(r"^\s*(#|//) (BEGIN|END) SOLUTION", re.MULTILINE)
+ALL_TASKS = [t.id for t in TASKS]
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,23 @@ def release(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("assignments") / "release"
     build.build(out)
     return out
+
+
+@pytest.fixture(scope="module")
+def solved(release, tmp_path_factory) -> Path:
+    """The release with every task's solution revealed (a text substitution: no second build). The planted
+    wrong solutions are applied to it one at a time."""
+    out = tmp_path_factory.mktemp("solved") / "release"
+    shutil.copytree(release, out)
+    build.reveal_tasks(out, ALL_TASKS)
+    return out
+
+
+@pytest.fixture(scope="module")
+def training_cache(tmp_path_factory) -> Path:
+    """Task 7's test keeps its training outcome here, keyed by the training code: the solution and a release
+    with task 7 revealed train once between them (grade(training_cache=...))."""
+    return tmp_path_factory.mktemp("training-cache")
 
 
 def run_in(folder: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -67,7 +86,10 @@ def test_release_layout(release, tmp_path):
         cells = json.loads(path.read_text())["cells"]
         assert any("todo" in c["metadata"].get("tags", []) for c in cells), f"{path.name} has no TODO cell"
         assert not any(c.get("outputs") for c in cells), f"{path.name} keeps outputs"
-    assert "grade . --task 2" in (release / "README.md").read_text()
+    readme = (release / "README.md").read_text()
+    assert "grade . --task 2" in readme
+    # 'grade .' runs ./tests; only the instructor's --tests takes another copy
+    assert "its own copy of the tests" not in readme and "--tests" in readme and "`./tests`" in readme
 
 
 def solution_statements() -> tuple[list[fences.Region], set[str]]:
@@ -165,7 +187,8 @@ STUB_CALLS = textwrap.dedent("""
     k = CudaKernels(EmulatorRuntime())
     cuda = {"sigmoid_forward": k.sigmoid_forward(np.ones(5)),
             "sigmoid_backward": k.sigmoid_backward(np.ones(5), np.ones(5)),
-            "conv2d_forward_simple": k.conv2d_forward_simple(x4, w4, b, (1, 1), (0, 0))}
+            "conv2d_forward_simple": k.conv2d_forward_simple(x4, w4, b, (1, 1), (0, 0)),
+            "avg_pool_forward": k.avg_pool_forward(x4)}
     print(json.dumps({"messages": messages, "cuda_all_nan": {n: bool(np.isnan(v).all()) for n, v in cuda.items()},
                       "file": minircan.__file__}))
 """)
@@ -203,25 +226,138 @@ def test_untouched_release_scores_zero(release):
         assert (f"task {task['id']}:" in reason) if task["id"] != "6" else "NaN" in reason, reason
 
 
-def test_solution_scores_full_marks():
-    proc = subprocess.run([sys.executable, "-m", "minircan.assignments", "grade", str(REPO_ROOT)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "100/100" in proc.stdout.splitlines()[-1], proc.stdout
-    assert proc.stdout.count("passed") == len(TASKS)
+def test_solution_scores_full_marks(training_cache):
+    results = grade.grade(REPO_ROOT, training_cache=training_cache)
+    assert all(r.status == "passed" for r in results), grade.table(results)
+    assert grade.total(results) == (100, 100), grade.table(results)
 
 
 @pytest.mark.parametrize("task", [t.id for t in TASKS])
-def test_revealing_one_task_makes_exactly_that_task_pass(release, tmp_path, task):
+def test_revealing_one_task_makes_exactly_that_task_pass(release, tmp_path, task, training_cache):
     copy = tmp_path / "student"
     shutil.copytree(release, copy)
     changed = build.reveal_tasks(copy, [task])
     assert changed and all(n > 0 for _, n in changed)
-    results = {r.id: r for r in grade.grade(copy)}
+    results = {r.id: r for r in grade.grade(copy, training_cache=training_cache)}
     assert results[task].status == "passed", grade.table(list(results.values()))
     for other, r in results.items():
         if other != task:
             assert r.earned == 0 and r.passed == 0, grade.table(list(results.values()))
+
+
+# ----- planted wrong solutions: each must cost its task points ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A plausible wrong solution: ``old`` -> ``new`` inside task ``task``'s fenced regions of ``path``; the
+    grade of that task must drop, with ``expect`` in the reason of a failed test."""
+
+    name: str
+    task: str
+    path: str
+    old: str
+    new: str
+    expect: str
+
+
+PLANTS = [
+    Plant("in-place accumulation (aliasing)", "1", "minircan/autograd.py",
+          "grads[parent] = grads[parent] + pg", "grads[parent] += pg", "fan-out through additions"),
+    Plant("__exit__ flips the mode instead of restoring it", "1", "minircan/autograd.py",
+          "_grad_enabled = self.previous", "_grad_enabled = not self.enabled", "no_grad"),
+    Plant("topological order emits a node before its inputs", "1", "minircan/autograd.py",
+          "        stack.append((node, True))\n        for parent in node.parents:",
+          "        order.append(node)\n        for parent in node.parents:", ""),
+    Plant("forward drops the last partial chunk", "2", "kernels/conv2d.py",
+          "for n0 in range(0, N, step):", "for n0 in range(0, N - step + 1, step):", "in chunks of 2 images"),
+    Plant("im2col rows in (i, j, c) order", "2", "kernels/conv2d.py",
+          "r = (c * kh + i) * kw + j\n                for ho in range(Ho):\n                    hi = ho * sh + i - ph\n"
+          "                    base",
+          "r = (i * kw + j) * C + c\n                for ho in range(Ho):\n                    hi = ho * sh + i - ph\n"
+          "                    base", "im2col"),
+    Plant("naive loops forget the bias", "2", "kernels/conv2d.py",
+          "acc = b[k] if b.size > 0 else 0.0", "acc = 0.0", "forward_naive"),
+    Plant("col2im does not reset dx", "3", "kernels/conv2d.py",
+          "        for hi in range(H):\n            for wi in range(W):\n                dx[n, c, hi, wi] = 0\n", "",
+          "col2im"),
+    Plant("weight gradient drops the last partial chunk", "3", "kernels/conv2d.py",
+          "for n0 in range(0, N, step):\n        n1 = min(N, n0 + step)\n        im2col(",
+          "for n0 in range(0, N - step + 1, step):\n        n1 = min(N, n0 + step)\n        im2col(",
+          "in chunks of 2 images"),
+    Plant("bias gradient summed over the wrong axes", "3", "kernels/conv2d.py",
+          "return g.sum(axis=(0, 2, 3))", "return g.sum(axis=(1, 2, 3))", "bias gradient"),
+    Plant("relu passes the gradient at 0", "4", "kernels/relu.py",
+          "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "relu backward"),
+    Plant("average pooling skips the first pixel", "4", "kernels/avg_pool.py",
+          "for q in range(L):\n            acc += x[p, q]", "for q in range(1, L):\n            acc += x[p, q]",
+          "avg_pool forward"),
+    Plant("pixel shuffle with i and j swapped", "4", "kernels/pixel_shuffle.py",
+          "src = c * r * r + i * r + j", "src = c * r * r + j * r + i", "pixel_shuffle"),
+    Plant("RCAB without its skip connection", "5", "minircan/models/rcan.py",
+          "return self.body(x) + x", "return self.body(x)", "RCAB"),
+    Plant("channel attention with ReLU and sigmoid swapped", "5", "minircan/models/rcan.py",
+          "nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(),\n            nn.Conv2d(channels // reduction, "
+          "channels, 1), nn.Sigmoid(),",
+          "nn.Conv2d(channels, channels // reduction, 1), nn.Sigmoid(),\n            nn.Conv2d(channels // reduction, "
+          "channels, 1), nn.ReLU(),", "ChannelAttention"),
+    Plant("CUDA sigmoid with its two branches swapped", "6", "kernels/sigmoid.cu",
+          "y[i] = v >= T(0) ? r : e * r;", "y[i] = v >= T(0) ? e * r : r;", "sigmoid_forward"),
+    Plant("CUDA conv2d adds the padding instead of subtracting it", "6", "kernels/conv2d.cu",
+          "const int h = ho * s.sh - s.ph + i;", "const int h = ho * s.sh + s.ph + i;", "conv2d_forward_simple"),
+    Plant("block_sum without the barrier between its rounds", "6", "kernels/block_reduce.cuh",
+          "partial[threadIdx.x + half];\n        __syncthreads();\n", "partial[threadIdx.x + half];\n",
+          "avg_pool_forward"),
+    Plant("avg_pool's stride loop stops one pixel short", "6", "kernels/avg_pool.cu",
+          "q < L; q += blockDim.x", "q < L - 1; q += blockDim.x", "avg_pool_forward"),
+    Plant("no zero_grad: gradients pile up over steps", "7", "minircan/train.py",
+          "        self.optimizer.zero_grad()\n", "", "zero_grad"),
+    Plant("the learning-rate schedule never advances", "7", "minircan/train.py",
+          "        if self.scheduler is not None:\n            self.scheduler.step()\n", "", "schedule"),
+    Plant("the step is not counted", "7", "minircan/train.py", "        self.step += 1\n", "", "trainer.step"),
+]
+
+
+def planted(plant: Plant) -> str:
+    """The release's text of plant.path with the plant applied to the solution: the file as a release built
+    with every solution kept (--keep-solution for all tasks) would hold it, wrong in one place."""
+    solution = (REPO_ROOT / plant.path).read_text()
+    regions = [r for r in fences.find_regions(solution, plant.path) if r.task == plant.task]
+    lines = solution.split("\n")
+    hits = [r for r in regions if plant.old in "\n".join(r.body)]
+    assert len(hits) == 1 and "\n".join(hits[0].body).count(plant.old) == 1, (
+        f"{plant.name}: {plant.old!r} must occur once in task {plant.task}'s regions of {plant.path}")
+    r = hits[0]
+    body = "\n".join(r.body).replace(plant.old, plant.new).split("\n")
+    patched = "\n".join(lines[:r.begin + 1] + body + lines[r.end:])
+    others = [t for t in ALL_TASKS if t != plant.task]
+    assert fences.strip(patched, plant.path, keep=others) == fences.strip(solution, plant.path, keep=others), (
+        f"{plant.name}: the plant changes more than task {plant.task}'s code")
+    return fences.strip(patched, plant.path, keep=ALL_TASKS)
+
+
+@pytest.mark.parametrize("plant", PLANTS, ids=[f"task{p.task}-{p.name}" for p in PLANTS])
+def test_a_planted_wrong_solution_costs_its_task_points(solved, plant):
+    """Only task plant.task's code changes (checked in planted()), and every other task's tests replace it with
+    stand-ins; so only that task is graded here (grade --task N), as a student's run would."""
+    target = solved / plant.path
+    original = target.read_text()
+    assert original == fences.strip((REPO_ROOT / plant.path).read_text(), plant.path, keep=ALL_TASKS)
+    target.write_text(planted(plant))
+    try:
+        proc = run_in(solved, "-m", "minircan.assignments", "grade", str(solved), "--task", plant.task, "--json")
+    finally:
+        target.write_text(original)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (task,) = json.loads(proc.stdout)["tasks"]
+    assert task["id"] == plant.task and task["status"] == "failed" and task["earned"] < task["points"], task
+    reasons = [t["reason"] for t in task["tests"] if t["outcome"] != "passed"]
+    assert any(plant.expect in r for r in reasons), reasons
+
+
+def test_the_planted_solutions_cover_every_task():
+    per_task = {t: sum(p.task == t for p in PLANTS) for t in ALL_TASKS}
+    assert min(per_task.values()) >= 2, per_task
 
 
 def test_grader_uses_a_pristine_copy_of_the_tests_when_asked(release, tmp_path):

@@ -206,7 +206,9 @@ relative error below 1e-10 in float64 and 1e-5 in float32. Task 6 runs your CUDA
 (`kernels/emulator.py`, needs a C++ compiler such as g++) when there is no GPU. Task 7 trains the tiny RCAN
 for a few hundred steps (about half a minute) and needs a clear PSNR gain over bicubic (its test says how much).
 
-Change only the code at the TODO markers (and the notebooks); the grader uses its own copy of the tests.
+Change only the code at the TODO markers (and the notebooks). `grade .` runs the tests in `./tests`, so
+editing them changes only what you see: your instructor grades your code with a pristine copy of the tests
+(`grade YOUR_FOLDER --tests RELEASE`).
 """
 
 
