@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from minircan.assignments import TASKS, build, fences, grade
+from minircan.assignments import TASKS, build, fences, grade, teaching
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FENCE_LINE = re.compile(r"^\s*(#|//) (BEGIN|END) SOLUTION", re.MULTILINE)
@@ -55,6 +55,19 @@ def training_cache(tmp_path_factory) -> Path:
 def run_in(folder: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(folder))
     return subprocess.run([sys.executable, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def json_strings(value) -> list[str]:
+    """Every string inside a JSON value (a notebook cell: its source, outputs, tracebacks), lists joined."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ["".join(value), *value]
+    if isinstance(value, list):
+        return [s for v in value for s in json_strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in json_strings(v)]
+    return []
 
 
 def text_files(folder: Path) -> dict[str, str]:
@@ -131,10 +144,9 @@ def test_release_contains_none_of_the_solution_lines(release):
     leaks = []
     for name, text in text_files(release).items():
         lines = {line.strip() for line in text.split("\n")}
-        if name.endswith(".ipynb"):  # the notebooks' JSON: one string per source line
+        if name.endswith(".ipynb"):  # the notebooks' JSON: every string of every cell, outputs included
             for cell in json.loads(text)["cells"]:
-                source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-                lines |= {s.strip() for s in source.split("\n")}
+                lines |= {s.strip() for piece in json_strings(cell) for s in piece.split("\n")}
         leaks += [f"{name}: {s}" for s in sorted(distinctive & lines)]
         assert not FENCE_LINE.search(text), f"{name} still has a fence line"
     assert not leaks, "solution lines in the release:\n" + "\n".join(leaks[:20])
@@ -212,6 +224,89 @@ def test_release_imports_and_every_stub_names_its_task(release):
     assert all(report["cuda_all_nan"].values()), report["cuda_all_nan"]  # stubs leave the output untouched
 
 
+# ----- the step-through notebooks, student edition ------------------------------------------------------
+
+
+def region_body(task: str, function: str, path: str = "") -> str:
+    (region,) = [r for r in build.find_regions_in(REPO_ROOT)
+                 if r.task == task and r.function == function and r.path.endswith(path)]
+    return "\n".join(region.body)
+
+
+def fixture_notebook() -> dict:
+    """A teaching notebook with outputs: cells that show solutions in every way a cell can, and cells that don't."""
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    printed = [line + "\n" for line in region_body("2", "forward").split("\n")]  # as print() wrote it
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "# Convolution\nSome theory."},
+        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1,
+         "source": "import inspect\nprint(inspect.getsource(conv2d.forward))\nplt.imshow(y)",
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": printed},
+                     {"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}]},
+        {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": 2,
+         "source": region_body("4", "_backward", "sigmoid.py") + "\n", "outputs": []},
+        {"cell_type": "code", "id": "d", "metadata": {}, "execution_count": 3, "source": "backward_source",
+         "outputs": [{"output_type": "execute_result", "execution_count": 3, "metadata": {},
+                      "data": {"text/plain": repr(region_body("1", "backward"))}}]},
+        {"cell_type": "code", "id": "e", "metadata": {}, "execution_count": 4, "source": "y = conv2d.forward(x, w, b)",
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": "y: (2, 4, 7, 8)\n"},
+                     {"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}]},
+        {"cell_type": "code", "id": "f", "metadata": {}, "execution_count": 5, "source": "html",
+         "outputs": [{"output_type": "display_data", "metadata": {},
+                      "data": {"text/html": "<pre>" + region_body("7", "Trainer.train_step")
+                               .replace("<", "&lt;").replace("\n", "<br>\n") + "</pre>"}}]},
+    ]}
+
+
+def test_student_edition_cuts_every_cell_that_shows_a_solution():
+    statements = build.solution_statements(REPO_ROOT)
+    nb = fixture_notebook()
+    _, distinctive = solution_statements()
+    assert distinctive == set(statements)  # the build's leak check looks for what this file's tests look for
+    edition, cut = teaching.student_edition(nb, statements)
+    cells = {c["id"]: c for c in edition["cells"]}
+    assert cut == 4 and [c["id"] for c in edition["cells"]] == list("abcdef")
+    assert cells["a"] == nb["cells"][0] and cells["e"] == nb["cells"][4]  # untouched, outputs and picture kept
+    for cid, task in (("b", "2"), ("c", "4"), ("d", "1"), ("f", "7")):
+        cell = cells[cid]
+        assert cell["cell_type"] == "markdown" and "outputs" not in cell, cell
+        assert task in cell["metadata"]["assignment"]["cut_for"], cell  # forward shares lines with task 3's code
+        assert "showed the solution of task" in cell["source"] and f"--task {task}" in cell["source"], cell
+    leaked = {s.strip() for c in edition["cells"] for piece in json_strings(c) for s in piece.split("\n")}
+    assert not leaked & distinctive, sorted(leaked & distinctive)
+    assert not any("image/png" in json.dumps(c) for c in edition["cells"] if c["id"] == "b")
+    kept, n = teaching.student_edition(nb, statements, keep=["2", "4"])  # after those deadlines
+    assert n == 2 and kept["cells"][1] == nb["cells"][1] and kept["cells"][2] == nb["cells"][2]
+
+
+def test_build_refuses_a_release_whose_notebook_output_shows_a_solution(release, tmp_path):
+    copy = tmp_path / "student"
+    shutil.copytree(release, copy)
+    statements = build.solution_statements(REPO_ROOT)
+    build.verify(copy, check_import=False, statements=statements)  # the release itself is clean
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "print(source)",
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": region_body("3", "col2im")}]}]}
+    (copy / "notebooks" / "09_extra.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(build.BuildError, match=r"notebooks/09_extra.ipynb: .* \(task 3\)"):
+        build.verify(copy, check_import=False, statements=statements)
+    build.verify(copy, check_import=False, statements=statements, keep=("3",))  # handed out: no leak
+
+
+def test_release_carries_the_step_through_notebooks(release):
+    manifest = json.loads((release / "assignment.json").read_text())
+    names = sorted(p.name for p in (REPO_ROOT / "notebooks").glob("*.ipynb"))
+    assert names and sorted(manifest["teaching_notebooks"]) == names
+    for name in names:
+        original = json.loads((REPO_ROOT / "notebooks" / name).read_text())["cells"]
+        edition = json.loads((release / "notebooks" / name).read_text())["cells"]
+        assert len(edition) == len(original), name
+        cut = [c for c in edition if teaching.CUT_TAG in c["metadata"].get("tags", [])]
+        assert len(cut) == manifest["teaching_notebooks"][name]["cells_cut"], name
+        kept = [(a, b) for a, b in zip(original, edition) if teaching.CUT_TAG not in b["metadata"].get("tags", [])]
+        assert all(a == b for a, b in kept), f"{name}: a cell that shows no solution was changed"
+
+
 # ----- grading -----------------------------------------------------------------------------------------
 
 
@@ -238,6 +333,10 @@ def test_revealing_one_task_makes_exactly_that_task_pass(release, tmp_path, task
     shutil.copytree(release, copy)
     changed = build.reveal_tasks(copy, [task])
     assert changed and all(n > 0 for _, n in changed)
+    for path in sorted((copy / "notebooks").glob("*.ipynb")):  # the step-through notebooks' cells come back
+        for cell in json.loads(path.read_text())["cells"]:
+            if teaching.CUT_TAG in cell["metadata"].get("tags", []):
+                assert cell["metadata"]["assignment"]["cut_for"] != [task], f"{path.name}: a cell of task {task}"
     results = {r.id: r for r in grade.grade(copy, training_cache=training_cache)}
     assert results[task].status == "passed", grade.table(list(results.values()))
     for other, r in results.items():
