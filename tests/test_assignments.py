@@ -9,6 +9,7 @@ folder that is not a release and an edited copy of the tests are handled.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -479,6 +480,55 @@ def test_a_crashing_test_costs_only_its_task(release, tmp_path):
     assert results["1"].status == "passed", grade.table(list(results.values()))
     assert results["4"].status == "crashed" and "test_crash" in results["4"].reason, results["4"]
     assert results["5"].status == "failed" and results["5"].tests, results["5"]
+
+
+def plugin_summary():
+    sys.path.insert(0, str(REPO_ROOT / "minircan" / "assignments"))
+    try:
+        import grade_plugin
+    finally:
+        sys.path.pop(0)
+    return grade_plugin.summary
+
+
+def test_the_grader_line_shows_the_message_that_says_what_is_wrong():
+    import numba
+    import numpy as np
+
+    summary = plugin_summary()
+    try:
+        np.testing.assert_allclose([10.0, 10.0], [7.0, 7.0], err_msg="fan-out: d/dx is 7")
+    except AssertionError as e:
+        line = summary(f"AssertionError: {e}")  # NumPy's message starts with an empty line
+    assert line.startswith("fan-out: d/dx is 7; not equal to tolerance"), line
+
+    def helper(v):
+        return v
+
+    @numba.njit
+    def kernel(v):
+        return helper(v)
+
+    with pytest.raises(numba.core.errors.TypingError) as info:
+        kernel(1.0)
+    line = summary(f"{type(info.value).__module__}.TypingError: {info.value}")
+    assert "Untyped global name 'helper'" in line and line.startswith("TypingError (Numba)"), line
+    assert summary("AssertionError: conv2d weight gradient: relative error 3.1e-01\nassert False") == (
+        "conv2d weight gradient: relative error 3.1e-01")
+    assert summary("AssertionError: \n\n") == "failed"
+
+
+def test_a_task_past_its_timeout_is_stopped_and_the_others_are_graded(release, tmp_path):
+    copy = tmp_path / "student"
+    shutil.copytree(release, copy)
+    tests = copy / "tests" / "test_task4_activations_pooling_shuffle.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_endless():\n    while True:\n        pass\n")
+    log = io.StringIO()
+    results = {r.id: r for r in grade.grade(copy, ["1", "4", "5"], timeout=20, progress=grade.Progress(log))}
+    assert results["4"].status == "timed out" and "test_endless" in results["4"].reason, results["4"]
+    assert "20 s" in results["4"].reason and results["4"].earned == 0
+    assert results["1"].status == results["5"].status == "failed" and results["1"].tests and results["5"].tests
+    assert "grading task 1:" in log.getvalue() and "grading task 4:" in log.getvalue(), log.getvalue()
 
 
 def test_grader_refuses_what_is_not_a_release(tmp_path):
