@@ -5,6 +5,7 @@
     python -m minircan.assignments reveal DIR --task T [--task T ...]
     python -m minircan.assignments references OUT      (the reference values alone; the grader uses it)
 
+``reveal`` also brings back the cells of the step-through notebooks that were cut for those tasks.
 ``build`` and ``reveal`` run from the solution repository (they read its fenced sources); ``grade`` runs
 anywhere, on a release or on the solution repository.
 """
