@@ -389,7 +389,7 @@ PLANTS = [
           "for n0 in range(0, N - step + 1, step):\n        n1 = min(N, n0 + step)\n        im2col(",
           "in chunks of 2 images"),
     Plant("bias gradient summed over the wrong axes", "3", "kernels/conv2d.py",
-          "return g.sum(axis=(0, 2, 3))", "return g.sum(axis=(1, 2, 3))", "bias gradient"),
+          "return g.sum(axis=(0, 2, 3))", "return g.sum(axis=(1, 2, 3))", "conv2d backward_bias"),
     Plant("relu passes the gradient at 0", "4", "kernels/relu.py",
           "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "relu backward"),
     Plant("average pooling skips the first pixel", "4", "kernels/avg_pool.py",
