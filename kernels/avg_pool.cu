@@ -13,10 +13,12 @@ template <typename T>
 __device__ void avg_pool_forward(const T* x, T* y, long long planes, long long L) {
     long long p = blockIdx.x;
     if (p >= planes) return;  // the whole block returns together: no thread is left at a barrier
+    // BEGIN SOLUTION (task 6)
     double partial = 0;
     for (long long q = threadIdx.x; q < L; q += blockDim.x) partial += x[p * L + q];
     double total = block_sum<double, POOL_THREADS>(partial);
     if (threadIdx.x == 0) y[p] = T(total / L);
+    // END SOLUTION
 }
 
 template <typename T>

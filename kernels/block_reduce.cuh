@@ -8,13 +8,16 @@
 template <typename Acc, int BLOCK>
 __device__ Acc block_sum(Acc value) {
     __shared__ Acc partial[BLOCK];
+    Acc total = Acc(0);
+    // BEGIN SOLUTION (task 6)
     partial[threadIdx.x] = value;
     __syncthreads();
     for (int half = BLOCK / 2; half > 0; half /= 2) {
         if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
         __syncthreads();
     }
-    Acc total = partial[0];
+    total = partial[0];
     __syncthreads();  // every thread has read the total before the next call overwrites partial[]
+    // END SOLUTION
     return total;
 }

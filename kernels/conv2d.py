@@ -44,6 +44,8 @@ from numba import njit, prange
 def im2col(x, cols, kh, kw, sh, sw, ph, pw):
     """Copy the receptive fields of images x (n, C, H, W) into cols (n, C*kh*kw, Ho*Wo); padding reads as 0.
 
+    cols[n, (c*kh + i)*kw + j, ho*Wo + wo] = xpad[n, c, ho*sh + i, wo*sw + j]: row r = (c*kh + i)*kw + j is
+    tap (i, j) of channel c (the order of w[k].reshape(-1)), column ho*Wo + wo the output pixel.
     Only rows 0 .. C*kh*kw - 1 are written: cols may have further rows (the bias's row of ones)."""
     # BEGIN SOLUTION (task 2)
     n_img, C, H, W = x.shape

@@ -5,6 +5,7 @@
     python -m minircan.assignments reveal DIR --task T [--task T ...]
     python -m minircan.assignments references OUT      (the reference values alone; the grader uses it)
 
+``reveal`` also brings back the cells of the step-through notebooks that were cut for those tasks.
 ``build`` and ``reveal`` run from the solution repository (they read its fenced sources); ``grade`` runs
 anywhere, on a release or on the solution repository.
 """
@@ -33,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"grade only task T (repeatable; tasks: {', '.join(t.id for t in TASKS)})")
     g.add_argument("--json", action="store_true", help="print the result as JSON (for a gradebook)")
     g.add_argument("--tests", metavar="RELEASE", help="take the tests from this pristine release, not from DIR")
-    g.add_argument("--timeout", type=float, default=1800, help="seconds allowed for one test process")
+    g.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="seconds one task's tests may run before the task counts as timed out (default 300)")
     r = sub.add_parser("reveal", help="put the solution of a task back into a release (from the solution repo)")
     r.add_argument("dir", help="a student release")
     r.add_argument("--task", action="append", required=True, metavar="T", help="the task to reveal (repeatable)")
@@ -56,9 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                   + f", {len(manifest['tasks'])} tasks, {sum(t['points'] for t in manifest['tasks'])} points")
             return 0
         if args.command == "grade":
-            from .grade import as_json, grade, table, total
+            from .grade import DEFAULT_TIMEOUT, Progress, as_json, grade, table, total
 
-            results = grade(args.dir, args.task, tests_from=args.tests, timeout=args.timeout)
+            timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+            if timeout <= 0:
+                raise ValueError(f"--timeout {args.timeout:g}: give the seconds a task may run, a positive number")
+            results = grade(args.dir, args.task, tests_from=args.tests, timeout=timeout, progress=Progress())
             print(as_json(results, args.dir) if args.json else table(results))
             earned, possible = total(results)
             return 0 if all(r.status == "passed" for r in results) and earned == possible else 1

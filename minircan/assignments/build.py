@@ -8,11 +8,14 @@ The release is a folder the instructor hands out (or pushes to a fresh git repos
     minircan/, kernels/  the package, every fenced solution region replaced by a stub (see fences.py)
     tests/               the task tests, their helpers and references/task<N>.npz, the solution's outputs
     notebooks/assignments/   one notebook per task, solution cells replaced by TODO cells
+    notebooks/*.ipynb    the step-through notebooks, student edition: every cell whose code or output shows a
+                         solution is cut (teaching.py), the others keep their outputs
 
-Left out on purpose: the project's own tests, the step-through notebooks and the README (they show the
-solution), the PyTorch reference model ``minircan/torch_reference.py`` (it spells out channel attention and
-the RCAB), and every compiled or cached file. The build then checks its own output: no fence line is left,
-every Python file compiles, and ``import minircan`` works in the release.
+Left out on purpose: the project's own tests and the README (they show the solution), the PyTorch reference
+model ``minircan/torch_reference.py`` (it spells out channel attention and the RCAB), and every compiled or
+cached file. The build then checks its own output: no fence line is left, no statement of a solution region
+that is not handed out appears in any file (the notebooks' sources and outputs included), every Python file
+compiles, and ``import minircan`` works in the release.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import minircan
 
-from . import fences, notebooks, references
+from . import fences, notebooks, references, teaching
 from .tasks import TASKS
 
 MANIFEST = "assignment.json"
@@ -36,6 +39,8 @@ COPIED_SUFFIXES = (".py", ".cu", ".cuh", ".h", ".png", ".md")
 EXCLUDED = ("minircan/torch_reference.py", "minircan/assignments/tests")  # relative paths (and all below)
 TESTS_SOURCE = "minircan/assignments/tests"
 NOTEBOOKS_SOURCE = "notebooks/assignments"
+TEACHING_NOTEBOOKS = "notebooks"  # the step-through notebooks: notebooks/*.ipynb
+LEAK_CHECKED = (".py", ".cu", ".cuh", ".h", ".md", ".ipynb", ".json", ".toml", ".txt")
 
 
 class BuildError(RuntimeError):
@@ -74,6 +79,49 @@ def find_regions_in(root: Path):
     for rel in source_files(root):
         if rel.suffix in fences.CODE_SUFFIXES:
             yield from fences.find_regions((root / rel).read_text(), rel.as_posix())
+
+
+def solution_statements(root: Path) -> dict[str, set[str]]:
+    """The statements (stripped code lines) that show a solution: statement -> the tasks whose regions hold it.
+
+    Only the distinctive ones: a line that also occurs outside every region of the package (such as
+    'return y', or a stub) shows nothing."""
+    outside: set[str] = set()
+    found: dict[str, set[str]] = {}
+    for rel in source_files(root):
+        if rel.suffix not in fences.CODE_SUFFIXES:
+            continue
+        text = (root / rel).read_text()
+        outside.update(line.strip() for line in fences.strip(text, rel.as_posix()).split("\n"))
+        for region in fences.find_regions(text, rel.as_posix()):
+            for statement in region.statements:
+                found.setdefault(statement, set()).add(region.task)
+    return {k: v for k, v in found.items() if k not in outside}
+
+
+def leaks_in(out: Path, statements: dict[str, set[str]], keep: tuple[str, ...] = ()) -> list[str]:
+    """'file: statement (task N)' for every solution statement of a task not in keep found in the release,
+    in its code, text files and notebooks (their sources and outputs)."""
+    keep_set = {str(k) for k in keep}
+    found = []
+    for path in sorted(out.rglob("*")):
+        if not path.is_file() or path.suffix not in LEAK_CHECKED:
+            continue
+        text = path.read_text(errors="replace")
+        lines = {line.strip() for line in text.split("\n")}
+        if path.suffix == ".ipynb":
+            try:
+                cells = json.loads(text).get("cells", [])
+            except json.JSONDecodeError:
+                cells = []
+            for cell in cells:
+                lines |= teaching.cell_lines(cell)
+        rel = path.relative_to(out).as_posix()
+        for line in sorted(lines):
+            tasks = statements.get(line)
+            if tasks and not tasks & keep_set:
+                found.append(f"{rel}: {line} (task {', '.join(sorted(tasks))})")
+    return found
 
 
 def _prepare_output(out: Path, force: bool) -> None:
@@ -122,23 +170,34 @@ def build(out: str | Path, force: bool = False, keep: tuple[str, ...] = (), chec
     nb_out.mkdir(parents=True)
     for path in sorted((root / NOTEBOOKS_SOURCE).glob("*.ipynb")):
         notebooks.write_student_version(path, nb_out / path.name, keep)
+    statements = solution_statements(root)
+    cut = {path.name: teaching.write_student_edition(path, out / TEACHING_NOTEBOOKS / path.name, statements, keep)
+           for path in sorted((root / TEACHING_NOTEBOOKS).glob("*.ipynb"))}
 
     manifest = {
         "format": MANIFEST_FORMAT, "minircan": minircan.__version__, "solutions_kept": sorted(keep),
         "tasks": [{"id": t.id, "title": t.title, "points": t.points, "files": list(t.files),
                    "notebook": f"{NOTEBOOKS_SOURCE}/{t.notebook}"} for t in TASKS],
         "references": sorted(p.name for p in written), "regions": regions,
+        "teaching_notebooks": {name: {"cells_cut": n} for name, n in cut.items()},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     (out / "README.md").write_text(student_readme())
     (out / ".gitignore").write_text("__pycache__/\n*.py[cod]\n*.nbi\n*.nbc\n.pytest_cache/\n.ipynb_checkpoints/\n"
                                     "*.egg-info/\nruns/\n")
-    verify(out, check_import)
+    verify(out, check_import, statements, keep)
     return manifest
 
 
-def verify(out: Path, check_import: bool = True) -> None:
-    """The release has no fence left, every Python file compiles, and (check_import) ``import minircan`` works."""
+def verify(out: Path, check_import: bool = True, statements: dict[str, set[str]] | None = None,
+           keep: tuple[str, ...] = ()) -> None:
+    """The release has no fence left, no solution statement of a task not in keep (statements: from
+    solution_statements), every Python file compiles, and (check_import) ``import minircan`` works."""
+    if statements is not None:
+        leaks = leaks_in(out, statements, keep)
+        if leaks:
+            raise BuildError(f"{len(leaks)} solution statement(s) in the release (the build must not hand them out):\n"
+                             + "\n".join(leaks[:20]))
     for path in sorted(out.rglob("*")):
         if path.suffix not in fences.CODE_SUFFIXES or not path.is_file():
             continue
@@ -182,7 +241,8 @@ data, metrics, a CUDA emulator) is given. Each place where you write code raises
 Each task is graded on its own: the tests of a task replace the other tasks' code with stand-ins
 (`tests/oracles.py`), so you can do the tasks in any order, and a mistake in one task costs only its points.
 Still, the order above is the order in which they build on each other; the notebooks of later tasks use
-your earlier code for their pictures.
+your earlier code for their pictures. The step-through notebooks in `notebooks/` walk through the whole
+library; the cells that would show a task's solution are cut, and come back after its deadline.
 
 ## Set-up
 
@@ -206,7 +266,9 @@ relative error below 1e-10 in float64 and 1e-5 in float32. Task 6 runs your CUDA
 (`kernels/emulator.py`, needs a C++ compiler such as g++) when there is no GPU. Task 7 trains the tiny RCAN
 for a few hundred steps (about half a minute) and needs a clear PSNR gain over bicubic (its test says how much).
 
-Change only the code at the TODO markers (and the notebooks); the grader uses its own copy of the tests.
+Change only the code at the TODO markers (and the notebooks). `grade .` runs the tests in `./tests`, so
+editing them changes only what you see: your instructor grades your code with a pristine copy of the tests
+(`grade YOUR_FOLDER --tests RELEASE`).
 """
 
 
@@ -241,4 +303,18 @@ def reveal_tasks(release: str | Path, tasks: list[str]) -> list[tuple[str, int]]
         nb = json.loads(path.read_text())
         if notebooks.notebook_task(nb, path) in tasks:
             notebooks.write_student_version(path, out / NOTEBOOKS_SOURCE / path.name, keep=tasks)
+    # The step-through notebooks: the cells cut for these tasks come back (a cell that also shows a task still
+    # not revealed stays cut). The manifest remembers what is revealed.
+    manifest = json.loads((out / MANIFEST).read_text())
+    kept = sorted(set(manifest.get("solutions_kept", [])) | set(tasks), key=lambda t: (len(t), t))
+    statements = solution_statements(root)
+    for path in sorted((root / TEACHING_NOTEBOOKS).glob("*.ipynb")):
+        target = out / TEACHING_NOTEBOOKS / path.name
+        before = target.read_text() if target.is_file() else None
+        edition, _ = teaching.student_edition(json.loads(path.read_text()), statements, kept)
+        text = json.dumps(edition, indent=1, ensure_ascii=False) + "\n"
+        if text != before:
+            target.write_text(text)
+    manifest["solutions_kept"] = kept
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return [(p.relative_to(out).as_posix(), n) for p, _, n in changes]

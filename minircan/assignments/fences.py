@@ -10,8 +10,9 @@ code they enclose; the opening line names the task (Python uses ``#``, CUDA C us
 ``strip`` turns a file into its student version: every region becomes a stub. A Python stub is a TODO
 comment and ``raise NotImplementedError("task 2: conv2d forward - implement forward_naive in
 kernels/conv2d.py")``, which also compiles inside a Numba ``@njit`` function. A CUDA stub is a TODO
-comment only, so the kernel compiles and leaves its output untouched. ``reveal`` does the reverse for
-chosen tasks in an existing release: it finds each of that task's stubs and puts the solution back.
+comment only, so the kernel compiles and does nothing there (its output stays as it was). ``reveal``
+does the reverse for chosen tasks in an existing release: it finds each of that task's stubs and puts the
+solution back.
 Both are plain text transformations, line for line, so the release keeps the solution's layout.
 """
 
@@ -139,7 +140,7 @@ def stub_lines(region: Region) -> list[str]:
         return [f"{region.indent}# TODO (task {task.id}): your code here ({hint})",
                 f'{region.indent}raise NotImplementedError("{message}")']
     return [f"{region.indent}// TODO (task {task.id}): {task.title} - implement {where}; {hint}.",
-            f"{region.indent}// Until then this leaves the output untouched."]
+            f"{region.indent}// Until then this part does nothing (a kernel's output keeps its NaN on the emulator)."]
 
 
 def strip(text: str, path: str, keep: Iterable[str] = ()) -> str:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from . import fences
 from .tasks import TASKS, get_task
 
 MANIFEST = "assignment.json"
+DEFAULT_TIMEOUT = 300.0  # seconds a task's tests may run (task 7 trains for about 40 s on 2 cores)
+TRAINING_CACHE_ENV = "MINIRCAN_TRAINING_CACHE"  # see test_task7_training.py; set only by grade(training_cache=)
 
 
 class GradeError(RuntimeError):
@@ -96,26 +100,38 @@ def _has_fences(root: Path) -> bool:
 
 
 def grade(folder: str | Path, tasks: list[str] | None = None, tests_from: str | Path | None = None,
-          timeout: float = 1800.0, python: str = sys.executable) -> list[TaskResult]:
-    """Run the tests of ``tasks`` (default: all) against the tree in ``folder``; one TaskResult per task."""
+          timeout: float = DEFAULT_TIMEOUT, python: str = sys.executable, progress: Progress | None = None,
+          training_cache: str | Path | None = None) -> list[TaskResult]:
+    """Run the tests of ``tasks`` (default: all) against the tree in ``folder``; one TaskResult per task.
+
+    timeout: seconds one task's tests may run. progress: where to report while they run (the command line
+    passes Progress(); None says nothing). training_cache: a folder where task 7's test keeps the outcome of
+    its training run, keyed by the training code's source, so that grading the same code twice in one session
+    trains once (the project's own tests use it; a grade from the command line always trains).
+    """
     layout = locate(folder, tests_from)
     wanted = {get_task(t).id for t in tasks} if tasks else None
     selected = [t for t in TASKS if wanted is None or t.id in wanted]
     results = {t.id: TaskResult(t.id, t.title, t.points) for t in selected}
     with tempfile.TemporaryDirectory(prefix="minircan-grade-") as tmp:
         tmp_path = Path(tmp)
-        refs = layout.references or _compute_references(layout.root, tmp_path / "references", python, timeout)
+        refs = layout.references or _compute_references(layout.root, tmp_path / "references", python,
+                                                        max(timeout, 600.0))
         if not refs.is_dir():
             raise GradeError(f"{refs}: the reference values are missing; rebuild the release")
         shutil.copyfile(Path(__file__).with_name("grade_plugin.py"), tmp_path / "_minircan_grade_plugin.py")
         (tmp_path / "pytest.ini").write_text("[pytest]\n")  # the graded tree's own pytest settings do not apply
-        run = _Runner(layout, refs, tmp_path, python)
+        cache = Path(training_cache).resolve() if training_cache is not None else None
+        run = _Runner(layout, refs, tmp_path, python, progress, cache)
         pending = [t.id for t in selected]
         outcome = run(pending, timeout)
         _collect(results, outcome)
         unfinished = [t for t in pending if _unfinished(results[t], outcome)]
+        if outcome.timed_out_task in unfinished:  # it had its time: mark it, rerun only the others
+            _mark_broken(results[outcome.timed_out_task], outcome)
+            unfinished.remove(outcome.timed_out_task)
         if not outcome.finished and outcome.error is None and unfinished:
-            for task in unfinished:  # the shared process died: give each unfinished task its own
+            for task in unfinished:  # the shared process died or was stopped: give each unfinished task its own
                 results[task].tests = []
                 single = run([task], timeout)
                 _collect(results, single)
@@ -148,39 +164,117 @@ class _Outcome:
     finished: bool = False
     returncode: int | None = None
     timed_out: bool = False
+    limit: float = 0.0  # the seconds a task was allowed
+    timed_out_task: str | None = None  # the task that ran past its time (the process was stopped)
     error: str | None = None  # pytest could not run at all (the tree does not import, a usage error)
 
 
 class _Runner:
-    """Runs the task tests of some tasks in one pytest process and reads back what the plugin recorded."""
+    """Runs the task tests of some tasks in one pytest process and reads back what the plugin recorded.
 
-    def __init__(self, layout: Layout, refs: Path, tmp: Path, python: str):
+    While it runs, the events file is read every half second: a progress line says which task and test
+    are running, and a task that runs longer than ``timeout`` seconds stops the process (it is then
+    marked "timed out"; the other unfinished tasks are rerun by grade()).
+    """
+
+    def __init__(self, layout: Layout, refs: Path, tmp: Path, python: str, progress: Progress | None = None,
+                 training_cache: Path | None = None):
         self.layout, self.refs, self.tmp, self.python = layout, refs, tmp, python
+        self.progress, self.training_cache = progress, training_cache
         self.count = 0
 
     def __call__(self, tasks: list[str], timeout: float) -> _Outcome:
         self.count += 1
         events = self.tmp / f"events-{self.count}.jsonl"
+        log_path = self.tmp / f"log-{self.count}.txt"
         root = str(self.layout.root)
-        env = dict(os.environ, MINIRCAN_GRADE_EVENTS=str(events), MINIRCAN_ASSIGNMENT_ROOT=root,
+        env = {k: v for k, v in os.environ.items() if k != TRAINING_CACHE_ENV}  # only grade() may set it
+        env.update(MINIRCAN_GRADE_EVENTS=str(events), MINIRCAN_ASSIGNMENT_ROOT=root,
                    MINIRCAN_REFERENCES=str(self.refs),
                    PYTHONPATH=os.pathsep.join(filter(None, [root, str(self.tmp), os.environ.get("PYTHONPATH")])))
+        if self.training_cache is not None:
+            env[TRAINING_CACHE_ENV] = str(self.training_cache)
         cmd = [self.python, "-m", "pytest", str(self.layout.tests), "-c", str(self.tmp / "pytest.ini"),
                "--rootdir", str(self.layout.tests), "-p", "no:cacheprovider", "-p", "_minircan_grade_plugin",
                "-q", "--no-header", "-rN"] + [a for t in tasks for a in ("--task", t)]
-        out = _Outcome()
-        try:
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-            out.returncode = proc.returncode
-            log = proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as e:
-            out.timed_out = True
-            log = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        out = _Outcome(limit=timeout)
+        with open(log_path, "w") as log_file:
+            proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            task, since = None, time.monotonic()
+            while True:
+                try:
+                    proc.wait(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                seen = _Outcome()
+                _read_events(events, seen)
+                running = next((n for n in reversed(seen.started) if n not in seen.results), None)
+                current = seen.collected.get(running) if running else None
+                if current != task and current is not None:
+                    task, since = current, time.monotonic()
+                if task is not None:
+                    done = sum(1 for n, t in seen.collected.items() if t == task and n in seen.results)
+                    total = sum(1 for t in seen.collected.values() if t == task)
+                    elapsed = time.monotonic() - since
+                    if self.progress is not None:
+                        self.progress.update(task, done, total, running, elapsed)
+                    if elapsed > timeout:
+                        _kill(proc)
+                        out.timed_out, out.timed_out_task = True, task
+                        break
+            out.returncode = proc.returncode if not out.timed_out else None
+        if self.progress is not None:
+            self.progress.clear()
+        log = log_path.read_text(errors="replace")
         _read_events(events, out)
         never_started = not out.collected and not out.finished and not out.timed_out
         if never_started and out.returncode is not None and out.returncode >= 0:
             out.error = _last_error_line(log) or f"pytest exited with status {out.returncode}"
         return out
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Stop the test process and whatever it started (its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+class Progress:
+    """One line on stderr while the tests run: the task, its tests done, the running test, the seconds.
+
+    On a terminal the line is rewritten in place; otherwise a line is printed when a task starts and then
+    every ``every`` seconds (a log stays readable)."""
+
+    def __init__(self, stream=None, every: float = 30.0):
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.every, self.last_task, self.last_print, self.width = every, None, 0.0, 0
+
+    def update(self, task: str, done: int, total: int, running: str | None, elapsed: float) -> None:
+        test = running.split("::")[-1] if running else ""
+        line = f"grading task {task}: {done}/{total} tests done, {elapsed:.0f} s; running {test}"
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write("\r" + line[:120].ljust(self.width))
+            self.width = min(120, len(line))
+        elif task != self.last_task or now - self.last_print >= self.every:
+            self.stream.write(line + "\n")
+            self.last_print = now
+        else:
+            return
+        self.last_task = task
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
 
 
 def _read_events(path: Path, out: _Outcome) -> None:
@@ -245,7 +339,9 @@ def _mark_broken(result: TaskResult, outcome: _Outcome) -> None:
     last = next((n for n in reversed(outcome.started) if n not in outcome.results), None)
     where = f" in {last.split('::')[-1]}" if last else ""
     if outcome.timed_out:
-        result.status, result.reason = "timed out", f"the tests did not finish in time{where} (an endless loop?)"
+        result.status = "timed out"
+        result.reason = (f"the tests did not finish in {outcome.limit:.0f} s{where} (an endless loop? "
+                         "--timeout S allows more)")
     else:
         code = outcome.returncode
         how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"

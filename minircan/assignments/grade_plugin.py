@@ -14,7 +14,7 @@ line names the test that crashed. Events:
 import json
 import os
 
-_OUT = os.environ["MINIRCAN_GRADE_EVENTS"]
+_OUT = os.environ.get("MINIRCAN_GRADE_EVENTS", os.devnull)
 _tasks: dict[str, str] = {}
 _failed: set[str] = set()
 
@@ -24,15 +24,51 @@ def _emit(**event) -> None:
         f.write(json.dumps(event) + "\n")
 
 
+_PREFIXES = ("AssertionError:", "Failed:", "Skipped:", "E ")
+_NUMPY_HEADER = "Not equal to tolerance"
+_NUMBA_HEADER = "Failed in nopython mode pipeline"
+
+
 def _first_line(longrepr) -> str:
     crash = getattr(longrepr, "reprcrash", None)
     text = crash.message if crash is not None else (longrepr[2] if isinstance(longrepr, tuple) else str(longrepr))
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    line = lines[0] if lines else "failed"
-    for prefix in ("AssertionError: ", "Failed: ", "Skipped: "):
-        if line.startswith(prefix):
-            line = line[len(prefix):]
-    return line
+    return summary(str(text))
+
+
+def summary(text: str) -> str:
+    """The line of a failure that says what is wrong, for the grader's table.
+
+    An assertion's own message when it has one (an empty 'AssertionError:' line is skipped: NumPy's
+    assert_allclose puts the err_msg on a later line, after 'Not equal to tolerance'); for Numba's
+    TypingError, the line under 'Failed in nopython mode pipeline' that names the problem (e.g. "Untyped
+    global name 'foo'") and the file and line where it is.
+    """
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    for i, line in enumerate(lines):
+        for prefix in _PREFIXES:
+            if line.startswith(prefix):
+                line = line[len(prefix):].strip()
+        lines[i] = line
+    lines = [line for line in lines if line]
+    if not lines:
+        return "failed"
+    if _NUMBA_HEADER in lines[0]:
+        detail = next((line for line in lines[1:] if not line.startswith(("During:", "File ", "^", "- Resolution"))
+                       and _NUMBA_HEADER not in line), "")
+        where = next((line for line in lines if line.startswith("File ")), "")
+        kind = lines[0].split(":", 1)[0] if ":" in lines[0] else "TypingError"
+        parts = [f"{kind.rsplit('.', 1)[-1]} (Numba): {detail}" if detail else lines[0], where.rstrip(":")]
+        return " ".join(p for p in parts if p)
+    if lines[0].startswith(_NUMPY_HEADER):
+        tolerance = lines[0]
+        rest = [line for line in lines[1:] if not line.startswith(("Mismatched elements", "Max absolute",
+                                                                   "Max relative", "x:", "y:", "ACTUAL:",
+                                                                   "DESIRED:"))]
+        worst = next((line for line in lines if line.startswith("Max relative")), "")
+        message = rest[0] if rest else ""
+        return "; ".join(p for p in (message, tolerance.lower(), worst.lower()) if p)
+    return lines[0]
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -18,13 +18,16 @@ import numpy as np
 
 Case = dict[str, np.ndarray]
 
-# The conv2d shapes of tasks 2, 3 and 6: (N, C, H, W, K, kh, kw, stride, padding, bias, dtype).
+# The conv2d shapes of tasks 2, 3 and 6 (task 6 takes the first two and the last):
+# (N, C, H, W, K, kh, kw, stride, padding, bias, dtype).
 CONV_CASES = (
     (2, 3, 7, 8, 4, 3, 3, (1, 1), (1, 1), True, np.float64),
     (1, 2, 9, 7, 3, 3, 3, (2, 2), (0, 0), True, np.float64),
     (2, 3, 8, 9, 2, 5, 3, (2, 1), (2, 1), False, np.float64),
     (3, 1, 5, 5, 1, 1, 1, (1, 1), (0, 0), True, np.float64),
     (1, 4, 6, 5, 5, 3, 5, (1, 2), (1, 2), True, np.float64),
+    (5, 3, 6, 7, 4, 3, 3, (1, 1), (1, 1), True, np.float64),  # batches of 5 and 3: the chunk tests split them
+    (3, 2, 7, 6, 3, 3, 2, (2, 1), (1, 0), False, np.float64),
     (2, 8, 10, 10, 6, 3, 3, (1, 1), (1, 1), True, np.float32),
 )
 
@@ -136,9 +139,9 @@ def task5() -> list[Case]:
 
 
 def task6() -> list[Case]:
-    """The CUDA kernels' expected values: sigmoid (float32 and float64) and conv2d forward (the solution's
-    Numba kernels compute them; the CUDA kernels must agree)."""
-    from minircan.kernels import conv2d, sigmoid
+    """The CUDA kernels' expected values: sigmoid (float32 and float64), conv2d forward, global average pooling
+    and conv2d's bias gradient (the solution's Numba kernels compute them; the CUDA kernels must agree)."""
+    from minircan.kernels import avg_pool, conv2d, sigmoid
 
     rng = np.random.default_rng(6)
     cases: list[Case] = []
@@ -152,6 +155,14 @@ def task6() -> list[Case]:
         case["op"] = np.array("conv2d")
         case["y"] = conv2d.forward(case["x"], case["w"], case.get("b"), tuple(case["stride"]), tuple(case["padding"]))
         cases.append(case)
+    # The block reduction (avg_pool.cu, block_reduce.cuh): planes of fewer pixels than the block's 256 threads,
+    # of more (not a multiple: the stride loop's last round is partial), and of exactly two rounds.
+    for shape, dtype in (((2, 3, 5, 7), np.float64), ((1, 2, 23, 29), np.float64), ((2, 2, 16, 32), np.float32),
+                         ((1, 3, 19, 17), np.float32)):
+        x = (rng.standard_normal(shape) + 2).astype(dtype)
+        cases.append(dict(op=np.array("avg_pool"), x=x, y=avg_pool.forward(x)))
+    g = rng.standard_normal((3, 5, 11, 13))  # conv2d's bias gradient: block_sum over 3 x 11 x 13 = 429 values
+    cases.append(dict(op=np.array("bias"), g=g, db=conv2d.backward_bias(g)))
     return cases
 
 

@@ -30,7 +30,9 @@ TASKS: tuple[Task, ...] = (
          ("kernels/relu.py", "kernels/sigmoid.py", "kernels/avg_pool.py", "kernels/pixel_shuffle.py"),
          "task4_activations_pooling_shuffle.ipynb"),
     Task("5", "channel attention and RCAB", 10, ("minircan/models/rcan.py",), "task5_channel_attention.ipynb"),
-    Task("6", "CUDA kernels", 15, ("kernels/sigmoid.cu", "kernels/conv2d.cu"), "task6_cuda_kernels.ipynb"),
+    Task("6", "CUDA kernels", 15,
+         ("kernels/sigmoid.cu", "kernels/conv2d.cu", "kernels/avg_pool.cu", "kernels/block_reduce.cuh"),
+         "task6_cuda_kernels.ipynb"),
     Task("7", "train the tiny RCAN", 15, ("minircan/train.py",), "task7_training.ipynb"),
 )
 

@@ -112,6 +112,18 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw):
     cols[:, :c * kh * kw] = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, -1)
 
 
+def col2im(cols, dx, kh, kw, sh, sw, ph, pw):
+    """dx (n, C, H, W) = every entry of cols (rows (c, i, j), columns (ho, wo)) added back where it was read."""
+    n, c, h, w = dx.shape
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    taps = cols[:, :c * kh * kw].reshape(n, c, kh, kw, ho, wo)
+    dxp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=dx.dtype)
+    for ti in range(kh):
+        for tj in range(kw):
+            dxp[:, :, ti:ti + sh * (ho - 1) + 1:sh, tj:tj + sw * (wo - 1) + 1:sw] += taps[:, :, ti, tj]
+    dx[...] = dxp[:, :, ph:ph + h, pw:pw + w]
+
+
 def conv2d_forward(x, w, b, stride, padding):
     win = _windows(x, w.shape[2], w.shape[3], stride, padding)
     y = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)  # (N, Ho, Wo, K) -> NCHW

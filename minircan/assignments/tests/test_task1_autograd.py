@@ -37,6 +37,21 @@ def test_fan_out_gradients_add_up():
     np.testing.assert_allclose(grad_of(x), (4 * x.numpy() + 2) * 2, err_msg="fan-out: a used three times")
 
 
+def test_fan_out_gradients_are_added_without_aliasing():
+    """a = 2x, b = 3x, out = (a + b) + a: the addition hands the same gradient array to both of its inputs,
+    so adding into it in place (g += ...) would change another node's gradient too. d out / dx = 2 + 3 + 2."""
+    x = leaf([1.0, -2.0, 0.5])
+    a, b = x * 2, x * 3
+    ((a + b) + a).sum().backward()
+    np.testing.assert_allclose(grad_of(x), np.full(3, 7.0), err_msg=(
+        "fan-out through additions: d/dx of sum((2x + 3x) + 2x) is 7; a larger value means a gradient was added "
+        "in place into an array that another node also holds (write grads[n] = grads[n] + g, not +=)"))
+    y = leaf([2.0])
+    c = y * 1.5
+    (c + c + c).sum().backward()
+    np.testing.assert_allclose(grad_of(y), [4.5], err_msg="d/dy of c + c + c with c = 1.5 y (one node used 3 times)")
+
+
 def test_diamond_graph_each_node_once():
     x = leaf([1.0, 2.0])
     top = x * 3
@@ -123,6 +138,30 @@ def test_no_grad_records_nothing_and_restores_the_mode():
     assert minircan.is_grad_enabled(), "leaving no_grad() must restore recording"
     assert not y.requires_grad and y.grad_fn is None, "an op under no_grad() must not be recorded"
     assert z.requires_grad, "an op under enable_grad() must be recorded"
+
+
+def test_nested_no_grad_restores_the_mode_it_found():
+    """__exit__ restores the mode that was on at __enter__ (saved there), not the opposite of its own mode."""
+    x = leaf([1.0, 2.0])
+    with minircan.no_grad():
+        with minircan.no_grad():
+            assert not minircan.is_grad_enabled(), "inside two no_grad() blocks, is_grad_enabled() must be False"
+        assert not minircan.is_grad_enabled(), (
+            "after an inner no_grad() block ends inside an outer one, recording must stay off (restore the mode "
+            "saved in __enter__)")
+        y = x * 2
+    assert minircan.is_grad_enabled(), "leaving the outer no_grad() must restore recording"
+    assert y.grad_fn is None, "an op after a nested no_grad() block, still inside the outer one, was recorded"
+    with minircan.enable_grad():
+        with minircan.enable_grad():
+            pass
+        assert minircan.is_grad_enabled(), "after a nested enable_grad() block, recording must stay on"
+    with minircan.no_grad():
+        with minircan.enable_grad():
+            with minircan.enable_grad():
+                pass
+            assert minircan.is_grad_enabled(), "enable_grad() inside enable_grad() inside no_grad(): still on"
+        assert not minircan.is_grad_enabled(), "back in no_grad(): off"
 
 
 def test_no_grad_restores_the_mode_after_an_exception_and_works_as_a_decorator():

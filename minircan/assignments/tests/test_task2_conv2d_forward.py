@@ -45,6 +45,24 @@ def test_fast_forward_matches_the_reference():
         check_close(conv2d.forward(*args(case)), case["y"], f"conv2d forward, {describe_conv(case)}")
 
 
+def test_fast_forward_lowers_a_batch_a_few_images_at_a_time(monkeypatch):
+    """With a small column budget (conv2d.COLS_BUDGET), images_per_chunk gives 2: a batch of 5 images goes in
+    chunks of 2, 2 and 1, a batch of 3 in 2 and 1. Every image, the last partial chunk's too, must be computed."""
+    split = 0
+    for case in references("2"):
+        x, w, b, stride, padding = args(case)
+        n, (_, c, kh, kw) = x.shape[0], w.shape
+        if n < 3:
+            continue
+        ho, wo = conv2d.output_size(x.shape[2], x.shape[3], kh, kw, stride, padding)
+        monkeypatch.setattr(conv2d, "COLS_BUDGET", 2 * c * kh * kw * ho * wo * x.itemsize)
+        assert conv2d.images_per_chunk(n, c * kh * kw, ho * wo, x.itemsize) == 2
+        check_close(conv2d.forward(x, w, b, stride, padding), case["y"],
+                    f"conv2d forward in chunks of 2 images (the last one partial), {describe_conv(case)}")
+        split += 1
+    assert split >= 2, "the reference cases must hold batches that split into chunks"
+
+
 def test_fast_forward_accepts_non_contiguous_input():
     case = references("2")[0]
     x, w, b, stride, padding = args(case)

@@ -56,6 +56,43 @@ def test_weight_and_bias_gradients_match_the_reference():
         check_close(conv2d.backward_bias(case["g"]), case["db"], f"conv2d backward_bias, {describe_conv(case)}")
 
 
+def test_col2im_adds_every_column_back_onto_a_fresh_start():
+    """col2im overwrites dx (here full of 7s, as np.empty may be): every pixel is the sum of the column entries
+    that were copied from it, and a pixel no column read is 0."""
+    rng = np.random.default_rng(31)
+    for (n, c, h, w, kh, kw, sh, sw, ph, pw) in ((2, 3, 6, 7, 3, 3, 1, 1, 1, 1), (1, 2, 7, 6, 3, 2, 2, 3, 0, 1)):
+        ho, wo = conv2d.output_size(h, w, kh, kw, (sh, sw), (ph, pw))
+        cols = rng.standard_normal((n, c * kh * kw, ho * wo))
+        expected = np.full((n, c, h, w), 7.0)
+        oracles.col2im(cols, expected, kh, kw, sh, sw, ph, pw)
+        dx = np.full((n, c, h, w), 7.0)
+        conv2d.col2im(cols, dx, kh, kw, sh, sw, ph, pw)
+        check_close(dx, expected, f"col2im into dx {dx.shape} (full of 7s before the call), kernel {kh}x{kw}, "
+                                  f"stride {(sh, sw)}, padding {(ph, pw)}")
+
+
+def test_gradients_over_several_chunks(monkeypatch):
+    """With a small column budget (conv2d.COLS_BUDGET), images_per_chunk gives 2: batches of 5 and 3 images
+    go in chunks of 2 and a last partial one, whose images count too."""
+    split = 0
+    for case in references("3"):
+        n, (_, c, kh, kw) = case["x"].shape[0], case["w"].shape
+        if n < 3:
+            continue
+        stride, padding = stride_padding(case)
+        ho, wo = case["g"].shape[2:]
+        monkeypatch.setattr(conv2d, "COLS_BUDGET", 2 * c * kh * kw * ho * wo * case["x"].itemsize)
+        assert conv2d.images_per_chunk(n, c * kh * kw, ho * wo, case["x"].itemsize) == 2
+        what = f"in chunks of 2 images (the last one partial), {describe_conv(case)}"
+        check_close(conv2d.backward_input(case["g"], case["w"], case["x"].shape, stride, padding), case["dx"],
+                    f"conv2d input gradient {what}")
+        dw, db = conv2d.backward_params(case["g"], case["x"], case["w"].shape, stride, padding, True)
+        check_close(dw, case["dw"], f"conv2d weight gradient {what}")
+        check_close(db, case["db"], f"conv2d bias gradient {what}")
+        split += 1
+    assert split >= 2, "the reference cases must hold batches that split into chunks"
+
+
 def test_gradients_accept_non_contiguous_arrays():
     case = references("3")[0]
     stride, padding = stride_padding(case)

@@ -1,5 +1,7 @@
-"""Task 6: CUDA kernels (kernels/sigmoid.cu, kernels/conv2d.cu): sigmoid forward and backward, then the
-simple conv2d forward (one thread per output element).
+"""Task 6: CUDA kernels (kernels/sigmoid.cu, kernels/conv2d.cu, kernels/avg_pool.cu, kernels/block_reduce.cuh):
+sigmoid forward and backward, the simple conv2d forward (one thread per output element), and a block
+reduction in shared memory: block_sum (a tree with __syncthreads() between its levels) and the global
+average pooling that feeds it (a stride loop over each plane's pixels, one block of 256 threads a plane).
 
 Without a GPU the kernels run on the CPU emulator (kernels/emulator.py): the same .cu files, compiled by
 the host C++ compiler, launched with the same grid and block sizes. The emulator fills fresh outputs with
@@ -48,3 +50,19 @@ def test_conv2d_forward_simple(kernels):
         stride, padding = stride_padding(c)
         y = kernels.conv2d_forward_simple(c["x"], c["w"], c.get("b"), stride, padding)
         check_close(y, c["y"], f"CUDA conv2d_forward_simple, {describe_conv(c)}")
+
+
+def test_avg_pool_forward_reduces_each_plane_in_a_block(kernels):
+    for c in cases("avg_pool"):
+        n, ch, h, w = c["x"].shape
+        check_close(kernels.avg_pool_forward(c["x"]), c["y"],
+                    f"CUDA avg_pool_forward, x {c['x'].shape} {c['x'].dtype}: planes of {h * w} pixels, one block of "
+                    "256 threads each (your stride loop, then block_sum)")
+
+
+def test_block_sum_in_the_bias_gradient(kernels):
+    """conv2d's bias gradient sums each channel's N Ho Wo values with the same block_sum."""
+    for c in cases("bias"):
+        n, k, ho, wo = c["g"].shape
+        check_close(kernels.conv2d_backward_bias(c["g"]), c["db"],
+                    f"CUDA conv2d_backward_bias, g {c['g'].shape}: block_sum over {n * ho * wo} values a channel")

@@ -5,13 +5,22 @@ training step, on whether a short run of it reaches a PSNR gain over bicubic on 
 photographs. The solution reaches +0.81 dB in this run (+1.24 dB with the full 2000-step recipe of train --tiny).
 """
 
+import hashlib
+import json
 import math
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import oracles
+from checks import check_close
+from conftest import release_root
 
-from minircan import train
+import minircan.functional as F
+from minircan import Tensor, train
+from minircan.models import RCAN
 from minircan.report import results_table
 from minircan.train_config import TrainConfig
 from minircan.data import PatchSampler
@@ -48,6 +57,46 @@ def test_a_step_trains_and_keeps_the_books(tmp_path):
     assert trainer.optimizer.lr < lr0, "the learning-rate schedule must advance once per step (scheduler.step())"
 
 
+class BatchRecorder:
+    """Keeps a copy of every batch the trainer's sampler hands out."""
+
+    def __init__(self, monkeypatch):
+        self.batches: list[tuple[np.ndarray, np.ndarray]] = []
+        real = PatchSampler.next_batch
+
+        def recording(sampler):
+            lr, hr = real(sampler)
+            self.batches.append((lr.copy(), hr.copy()))
+            return lr, hr
+
+        monkeypatch.setattr(PatchSampler, "next_batch", recording)
+
+
+def check_gradients_are_the_steps_own(trainer: train.Trainer, recorder: BatchRecorder) -> None:
+    """One train_step; then every parameter's .grad must be the gradient of this step's L1 loss alone, at the
+    parameters the step started from (or cleared: None or zeros, for a step that zeroes them at its end). A step
+    that forgets zero_grad() leaves the previous steps' gradients added in."""
+    before = RCAN(**trainer.config.model_kwargs())  # the same model, at the parameters this step starts from
+    before.load_state_dict({k: np.array(v, copy=True) for k, v in trainer.model.state_dict().items()})
+    trainer.train_step()
+    lr, hr = recorder.batches[-1]
+    F.l1_loss(before(Tensor(lr)), Tensor(hr)).backward()
+    expected = dict(before.named_parameters())
+    for name, p in trainer.model.named_parameters():
+        if not p.requires_grad or p.grad is None or not np.any(p.grad.numpy()):
+            continue
+        check_close(p.grad.numpy(), expected[name].grad.numpy(),
+                    f"after step {trainer.step}, the gradient of {name} (it must be this step's own: call "
+                    "self.optimizer.zero_grad() before backward)")
+
+
+def test_each_step_uses_only_its_own_gradient(tmp_path, monkeypatch):
+    recorder = BatchRecorder(monkeypatch)
+    trainer = make_trainer(tmp_path, steps=10)
+    for _ in range(3):
+        check_gradients_are_the_steps_own(trainer, recorder)
+
+
 def test_a_non_finite_loss_stops_training(tmp_path, monkeypatch):
     real = PatchSampler.next_batch
 
@@ -64,12 +113,49 @@ def test_a_non_finite_loss_stops_training(tmp_path, monkeypatch):
     assert trainer.step == 1, "a step whose loss is not finite must not count (nor update the model)"
 
 
-def test_short_training_beats_bicubic(tmp_path):
-    trainer = make_trainer(tmp_path, steps=STEPS)
-    for _ in range(STEPS):
-        trainer.train_step()
-    rows = trainer.evaluate()
-    gain = float(np.mean([r["psnr"] - r["bicubic_psnr"] for r in rows]))
-    assert gain >= THRESHOLD_DB, (
-        f"after {STEPS} steps the tiny RCAN gains {gain:+.2f} dB over bicubic, below the required "
-        f"+{THRESHOLD_DB} dB:\n{results_table(rows)}")
+def training_key() -> str:
+    """What the training run's outcome depends on besides the stand-ins: the training code (fence lines
+    dropped, so the solution and a release with its solution revealed agree) and these tests."""
+    root, digest = release_root(), hashlib.sha256()
+    fence = re.compile(r"^\s*#\s*(BEGIN|END)\s+SOLUTION")
+    files = [root / "minircan" / n for n in ("train.py", "train_config.py", "metrics.py", "inference.py")]
+    files += sorted((root / "minircan" / "optim").glob("*.py")) + sorted((root / "minircan" / "data").glob("*.py"))
+    files += [Path(__file__), Path(oracles.__file__)]
+    for path in files:
+        text = path.read_text() if path.is_file() else ""
+        digest.update("\n".join(line for line in text.split("\n") if not fence.match(line)).encode())
+    return digest.hexdigest()[:24]
+
+
+def test_short_training_beats_bicubic(tmp_path, monkeypatch):
+    """300 steps of the tiny recipe, checking on the way that each step counts itself, advances the schedule
+    and (at its first steps) computes its own gradient; then the PSNR gain over bicubic.
+
+    The project's own tests grade the same training code more than once in a session; they pass a folder in
+    $MINIRCAN_TRAINING_CACHE (set by the grader only when asked: grade(training_cache=...)), where the outcome
+    is kept under a hash of the training code, so that it trains once."""
+    cache = os.environ.get("MINIRCAN_TRAINING_CACHE")
+    entry = Path(cache) / f"task7-{training_key()}.json" if cache else None
+    if entry is not None and entry.is_file():
+        outcome = json.loads(entry.read_text())
+    else:
+        recorder = BatchRecorder(monkeypatch)
+        trainer = make_trainer(tmp_path, steps=STEPS)
+        lr = trainer.optimizer.lr
+        for i in range(STEPS):
+            if i < 2:
+                check_gradients_are_the_steps_own(trainer, recorder)
+            else:
+                trainer.train_step()
+            assert trainer.step == i + 1, f"after {i + 1} calls of train_step(), trainer.step is {trainer.step}"
+            assert trainer.optimizer.lr < lr or trainer.config.schedule != "cosine", (
+                f"step {i + 1}: the learning rate did not go down (cosine schedule): step self.scheduler")
+            lr = trainer.optimizer.lr
+        rows = trainer.evaluate()
+        outcome = {"gain": float(np.mean([r["psnr"] - r["bicubic_psnr"] for r in rows])), "table": results_table(rows)}
+        if entry is not None:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            entry.write_text(json.dumps(outcome))
+    assert outcome["gain"] >= THRESHOLD_DB, (
+        f"after {STEPS} steps the tiny RCAN gains {outcome['gain']:+.2f} dB over bicubic, below the required "
+        f"+{THRESHOLD_DB} dB:\n{outcome['table']}")
