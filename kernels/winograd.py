@@ -44,6 +44,9 @@ blocks are summed in a fixed order.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -380,6 +383,29 @@ def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: in
     return max(1, min(n_rows, BLOCK_BUDGET // max(1, per_row)))
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def batched_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out[p] = a[p] @ b[p] for every transform point p, the points shared among Numba's threads.
+
+    Each product is small (64 x 64 by 64 x a few hundred at the paper's layer), and OpenBLAS runs a product that
+    small on one thread (measured: CPU time = wall time), so one np.matmul over all points would leave the other
+    cores idle. NumPy releases the GIL inside the product, so Python threads each taking a run of points do
+    run in parallel; each point is still one product on one thread: the same bits whatever the thread count.
+    """
+    n = min(numba.get_num_threads(), a.shape[0])
+    if n <= 1:
+        np.matmul(a, b, out=out)
+        return
+    if n not in _pools:
+        _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minircan-winograd")
+    edges = [a.shape[0] * i // n for i in range(n + 1)]
+    jobs = [_pools[n].submit(np.matmul, a[p0:p1], b[p0:p1], out=out[p0:p1]) for p0, p1 in zip(edges, edges[1:])]
+    for job in jobs:
+        job.result()
+
+
 def _buffer(flat: np.ndarray, *shape: int) -> np.ndarray:
     return flat[: int(np.prod(shape))].reshape(shape)  # a contiguous view: the last block may be short
 
@@ -409,7 +435,7 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
             input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
         else:
             input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
-        np.matmul(U, V, out=Mb)
+        batched_matmul(U, V, Mb)
         if m == 4:
             output_transform4(Mb, y, bias, TH, TW, q0, q1)
         else:
@@ -454,7 +480,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
         else:
             input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
             grad_transform(g, Z, at, TH, TW, q0, q1)
-        np.matmul(Z, V.transpose(0, 2, 1), out=part)
+        batched_matmul(Z, V.transpose(0, 2, 1), part)
         S += part  # block by block, in order: the same bits on every run
     s = S.astype(np.float64).reshape(alpha, alpha, K, C)
     dw = np.einsum("ai,abkc,bj->kcij", G, s, G, optimize=True).astype(x.dtype)

@@ -6,15 +6,15 @@
         y = model(x)                                       # only here
 
 ``conv_algorithm``:
-- ``"auto"`` (the default): Winograd F(4x4, 3x3) for every convolution it applies to (3x3 kernel, stride 1,
-  any padding, on a device whose kernel table has it: the CPU), im2col + BLAS for every other one. Measured
-  on the paper's layer in float32 (README, "Benchmark"; one thread's CPU time on a loaded machine), F(4x4)
-  was faster than im2col for the input gradient (1.7x) and the weight gradient (1.15x) and level on the
-  forward; float64 speed was not measured, and its error stays near 1e-15 (tested below 1e-10). float32
-  error is about 15x im2col's (up to 8e-6 relative on RCAN-like data): choose "im2col" where that matters.
+- ``"auto"`` (the default): Winograd F(4x4, 3x3) for the convolutions where it applies (3x3 kernel, stride 1,
+  any padding, on a device whose kernel table has it: the CPU) and pays: at least WINOGRAD_MIN_CHANNELS (32)
+  input channels; im2col + BLAS for every other one. Measured (README, "Benchmark"; float32, N=16, 48x48,
+  one thread's CPU time on a loaded machine): 3 -> 16 channels Winograd is slower (1.7x forward), 4 to 16
+  channels level, 32 -> 32 and 64 -> 3 1.35-1.4x faster, and 64 -> 64 up to 1.7x (input gradient). float64
+  speed was not measured; its error stays near 1e-15 (tested below 1e-10). float32 error is about 15x
+  im2col's (up to 8e-6 relative on RCAN-like data): choose "im2col" where that matters.
 - ``"im2col"``: im2col + BLAS everywhere: the reference path, with PyTorch's float32 accuracy.
-- ``"winograd"``: Winograd wherever it applies, im2col elsewhere (today the same choice as auto, which may
-  come to weigh shapes by measurement).
+- ``"winograd"``: Winograd wherever it applies, whatever the channels; im2col elsewhere.
 ``winograd_tile``: 4 (F(4x4, 3x3), 4x fewer multiplications than direct, the default) or 2 (F(2x2, 3x3),
 2.25x fewer, smaller rounding error: the teaching rung).
 
@@ -28,6 +28,8 @@ from contextlib import contextmanager
 
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
 WINOGRAD_TILES = (2, 4)
+
+WINOGRAD_MIN_CHANNELS = 32  # auto's threshold (input channels), from the measurement above
 
 conv_algorithm: str = "auto"
 winograd_tile: int = 4
@@ -48,7 +50,11 @@ def conv_algorithm_for(kernels, w_shape: tuple, stride: tuple) -> str:
     check()
     if conv_algorithm == "im2col" or getattr(kernels, "conv2d_winograd_forward", None) is None:
         return "im2col"
-    return "winograd" if tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1) else "im2col"
+    if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1):
+        return "im2col"
+    if conv_algorithm == "auto" and w_shape[1] < WINOGRAD_MIN_CHANNELS:
+        return "im2col"
+    return "winograd"
 
 
 @contextmanager

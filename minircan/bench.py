@@ -348,8 +348,8 @@ def environment(threads: int) -> str:
     blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     get_device("cpu").kernels.relu_forward(np.zeros(1, np.float32))  # a parallel loop picks the threading layer
     parts = [f"threads={threads}", f"conv auto: winograd F({backends.winograd_tile}x{backends.winograd_tile}) for "
-             "3x3 stride 1, else im2col", f"numpy {np.__version__}", f"numba {numba.__version__} "
-             f"({numba.threading_layer()} layer)",
+             f"3x3 stride 1 with >= {backends.WINOGRAD_MIN_CHANNELS} input channels, else im2col",
+             f"numpy {np.__version__}", f"numba {numba.__version__} ({numba.threading_layer()} layer)",
              f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"]
     try:
         import torch

@@ -166,18 +166,22 @@ def test_deterministic(rng):
 # ----- the setting: minircan.backends.conv_algorithm -------------------------------------------------------
 
 
-def test_auto_picks_winograd_for_3x3_stride_1_only():
+def test_auto_picks_winograd_for_3x3_stride_1_with_enough_channels():
     k = cpu.kernels
-    assert backends.conv_algorithm == "auto"
-    assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (1, 1)) == "winograd"
-    assert backends.conv_algorithm_for(k, (8, 4, 1, 1), (1, 1)) == "im2col"
-    assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (2, 2)) == "im2col"
-    assert backends.conv_algorithm_for(k, (8, 4, 3, 5), (1, 1)) == "im2col"
+    assert backends.conv_algorithm == "auto" and backends.WINOGRAD_MIN_CHANNELS == 32
+    assert backends.conv_algorithm_for(k, (8, 32, 3, 3), (1, 1)) == "winograd"
+    assert backends.conv_algorithm_for(k, (64, 31, 3, 3), (1, 1)) == "im2col"  # too few input channels to pay
+    assert backends.conv_algorithm_for(k, (8, 64, 1, 1), (1, 1)) == "im2col"
+    assert backends.conv_algorithm_for(k, (8, 64, 3, 3), (2, 2)) == "im2col"
+    assert backends.conv_algorithm_for(k, (8, 64, 3, 5), (1, 1)) == "im2col"
+    with backends.flags(conv_algorithm="winograd"):  # wherever it applies
+        assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (1, 1)) == "winograd"
+        assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (1, 2)) == "im2col"
     with backends.flags(conv_algorithm="im2col"):
-        assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (1, 1)) == "im2col"
+        assert backends.conv_algorithm_for(k, (8, 64, 3, 3), (1, 1)) == "im2col"
     from types import SimpleNamespace
 
-    assert backends.conv_algorithm_for(SimpleNamespace(), (8, 4, 3, 3), (1, 1)) == "im2col"  # a table without it
+    assert backends.conv_algorithm_for(SimpleNamespace(), (8, 64, 3, 3), (1, 1)) == "im2col"  # a table without it
 
 
 def test_flags_restore_and_bad_values():
