@@ -44,6 +44,6 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
     numba.config.THREADING_LAYER = "default"
 
-from . import avg_pool, conv2d, pixel_shuffle, relu, sigmoid  # noqa: E402
+from . import avg_pool, conv2d, pixel_shuffle, relu, sigmoid, winograd  # noqa: E402
 
-__all__ = ["avg_pool", "conv2d", "pixel_shuffle", "relu", "sigmoid"]
+__all__ = ["avg_pool", "conv2d", "pixel_shuffle", "relu", "sigmoid", "winograd"]

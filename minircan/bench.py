@@ -20,7 +20,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from . import backends
 from .device import device as get_device
+
+WINOGRAD_TILES = (4, 2)  # the fast rung first; F(2x2) is the teaching rung (generic, slower transforms)
 
 
 @dataclass
@@ -93,13 +96,29 @@ def kernel_cases(n: int, c: int, hw: int, dtype=np.float32, with_torch: bool = T
     if with_torch:
         numpy_of = dev.xp.asnumpy if hasattr(dev.xp, "asnumpy") else np.asarray
         t = _torch_ops(*(numpy_of(v) for v in (x, w, b, g, y_relu, y_sig, pooled_g, xs, ys)), device=torch_device)
-    return [
-        Case("conv2d forward", lambda: k.conv2d_forward(x, w, b, s1, p1), t.get("conv_fwd"), flops, "GFLOP/s"),
-        Case("conv2d input grad", lambda: k.conv2d_backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),
+    convs = [
+        Case("conv2d forward, im2col", lambda: k.conv2d_forward(x, w, b, s1, p1), t.get("conv_fwd"), flops, "GFLOP/s"),
+        Case("conv2d input grad, im2col", lambda: k.conv2d_backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),
              flops, "GFLOP/s"),
-        Case("conv2d weight+bias grad",
+        Case("conv2d weight+bias grad, im2col",
              lambda: k.conv2d_backward_params(g, x, w.shape, s1, p1, bias=True),
              t.get("conv_dw"), flops, "GFLOP/s"),
+    ]
+    if getattr(k, "conv2d_winograd_forward", None) is not None:
+        # GFLOP/s of Winograd rows count the direct convolution's multiply-adds: an effective rate, comparable
+        # across rows, above what the machine's multipliers can do when Winograd saves multiplications.
+        for m in WINOGRAD_TILES:
+            name = f"winograd F({m}x{m})"
+            convs += [
+                Case(f"conv2d forward, {name}", lambda m=m: k.conv2d_winograd_forward(x, w, b, p1, m),
+                     t.get("conv_fwd"), flops, "GFLOP/s"),
+                Case(f"conv2d input grad, {name}", lambda m=m: k.conv2d_winograd_backward_input(g, w, x.shape, p1, m),
+                     t.get("conv_dx"), flops, "GFLOP/s"),
+                Case(f"conv2d weight+bias grad, {name}",
+                     lambda m=m: k.conv2d_winograd_backward_params(g, x, w.shape, p1, True, m),
+                     t.get("conv_dw"), flops, "GFLOP/s"),
+            ]
+    return convs + [
         Case("relu forward", lambda: k.relu_forward(x), t.get("relu_fwd"), 2 * nbytes, "GB/s"),
         Case("relu backward", lambda: k.relu_backward(g, y_relu), t.get("relu_bwd"), 3 * nbytes, "GB/s"),
         Case("sigmoid forward", lambda: k.sigmoid_forward(x), t.get("sig_fwd"), 2 * nbytes, "GB/s"),
@@ -151,8 +170,11 @@ def run_kernels(n: int, c: int, hw: int, repeats: int, with_torch: bool = True, 
     cases = kernel_cases(n, c, hw, with_torch=with_torch, device=device, torch_device=device)
     sync, inner = device_sync(device), (1 if device == "cpu" else 10)
     ours = [median_time(case.ours, repeats, sync=sync, inner=inner) for case in cases]
-    refs = [median_time(case.torch, repeats, sync=sync, inner=inner) if case.torch is not None else None
-            for case in cases]
+    timed: dict[int, float] = {}  # several rows (one per algorithm) share one PyTorch call: time it once
+    for case in cases:
+        if case.torch is not None and id(case.torch) not in timed:
+            timed[id(case.torch)] = median_time(case.torch, repeats, sync=sync, inner=inner)
+    refs = [timed[id(case.torch)] if case.torch is not None else None for case in cases]
     return [dict(name=case.name, ours=t, torch=ref, rate=case.work / t / 1e9, unit=case.unit,
                  ratio=None if ref is None else t / ref) for case, t, ref in zip(cases, ours, refs)]
 
@@ -179,7 +201,7 @@ def peak_rss_mb() -> float:
 
 
 def train_step_worker(framework: str, config: str, batch: int, patch: int, scale: int, steps: int,
-                      device: str = "cpu") -> dict:
+                      device: str = "cpu", conv_algorithm: str = "auto") -> dict:
     """Time forward + L1 loss + backward + Adam step of RCAN(config) on one batch; report the peak memory.
 
     Runs in a fresh process per (framework, configuration), so that the peak memory is that run's alone:
@@ -215,6 +237,7 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
         from .tensor import Tensor
 
         manual_seed(0)
+        backends.conv_algorithm = conv_algorithm
         model = RCAN(scale=scale, **CONFIGS[config]).to(device)
         opt = Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         x, y = Tensor(lr_batch, device=device), Tensor(hr_batch, device=device)
@@ -237,19 +260,22 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
 
 
 def run_train_steps(configs: list[str], threads: int, batch: int, patch: int, scale: int,
-                    with_torch: bool = True, device: str = "cpu") -> list[dict]:
+                    with_torch: bool = True, device: str = "cpu", algorithms: tuple = ("auto",)) -> list[dict]:
+    """One row per (configuration, conv algorithm); PyTorch runs once per configuration and is shared."""
     import subprocess
+
+    def worker(framework: str, config: str, algorithm: str) -> dict:
+        cmd = [sys.executable, "-m", "minircan.bench", "--worker", framework, config, "--threads", str(threads),
+               "--batch", str(batch), "--size", str(patch), "--scale", str(scale), "--keep-blas-env",
+               "--device", device, "--conv-algorithms", algorithm]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
 
     rows = []
     for config in configs:
-        result = {"config": config}
-        for framework in ("minircan", "torch") if with_torch else ("minircan",):
-            cmd = [sys.executable, "-m", "minircan.bench", "--worker", framework, config, "--threads", str(threads),
-                   "--batch", str(batch), "--size", str(patch), "--scale", str(scale), "--keep-blas-env",
-                   "--device", device]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            result[framework] = json.loads(out.strip().splitlines()[-1])
-        rows.append(result)
+        ours = {a: worker("minircan", config, a) for a in algorithms}
+        ref = worker("torch", config, "auto") if with_torch else None
+        rows += [{"config": f"{config} ({a})", "minircan": ours[a], "torch": ref} for a in algorithms]
     return rows
 
 
@@ -321,8 +347,9 @@ def format_table(rows: list[dict]) -> str:
 def environment(threads: int) -> str:
     blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     get_device("cpu").kernels.relu_forward(np.zeros(1, np.float32))  # a parallel loop picks the threading layer
-    parts = [f"threads={threads}", f"numpy {np.__version__}", f"numba {numba.__version__} "
-             f"({numba.threading_layer()} layer)",
+    parts = [f"threads={threads}", f"conv auto: winograd F({backends.winograd_tile}x{backends.winograd_tile}) for "
+             f"3x3 stride 1 with >= {backends.WINOGRAD_MIN_CHANNELS} input channels, else im2col",
+             f"numpy {np.__version__}", f"numba {numba.__version__} ({numba.threading_layer()} layer)",
              f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"]
     try:
         import torch
@@ -386,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-step", nargs="*", default=["tiny", "paper"], metavar="CONFIG",
                         help="RCAN configurations whose full training step is timed (default: tiny paper; "
                              "none: skip)")
+    parser.add_argument("--conv-algorithms", nargs="+", default=["auto", "im2col"], choices=backends.CONV_ALGORITHMS,
+                        metavar="ALGORITHM", help="minircan.backends.conv_algorithm values whose training step is "
+                        "timed, one row each (default: auto im2col)")
     parser.add_argument("--no-kernels", action="store_true", help="skip the kernel table")
     parser.add_argument("--tiling", action="store_true",
                         help="also show upscaling memory: 500x500 and 2000x2000 LR images, whole and in tiles")
@@ -423,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         config = args.worker[1]
         result = train_step_worker(args.worker[0], config, args.batch, args.size, args.scale,
-                                   timed_steps(config, args.device), args.device)
+                                   timed_steps(config, args.device), args.device, args.conv_algorithms[0])
         print(json.dumps(result))
         return 0
     try:
@@ -447,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(f'{timed_steps(c, args.device)} ({c})' for c in args.train_step)} after one warm-up; "
               "memory of a fresh process")
         rows = run_train_steps(args.train_step, args.threads, args.batch, args.size, args.scale, not args.no_torch,
-                               device=args.device)
+                               device=args.device, algorithms=tuple(args.conv_algorithms))
         print(format_train_table(rows, args.batch, args.size, args.scale), flush=True)
     if args.tiling:
         print("\n# upscaling memory: one process per row; peak resident memory of the whole process")

@@ -42,6 +42,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
     """2-D cross-correlation: x (N, C, H, W), weight (K, C, kh, kw), bias (K,) -> (N, K, Ho, Wo).
 
     Ho = (H + 2 padding - kh) // stride + 1. Zero padding; stride >= 1, padding >= 0 (ints or pairs).
+    The algorithm (im2col or Winograd) is ``minircan.backends.conv_algorithm``'s choice, as in torch.backends.
     """
     _need_tensor("conv2d", "input", x)
     _need_tensor("conv2d", "weight", weight)

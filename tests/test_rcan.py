@@ -98,12 +98,15 @@ def test_forward_and_gradients_match_pytorch_float32(scale, rng):
     """float32: the output against PyTorch's float32 within 1e-5. Each parameter gradient is judged by its
     error against the float64 result (the truth, equal to PyTorch's to 1e-10 above): below 1e-5, or no more
     than twice PyTorch's own float32 error, since some gradients (a channel-attention bias after a dozen
-    layers) are sums with cancellation whose float32 rounding error exceeds 1e-5 in any implementation."""
+    layers) are sums with cancellation whose float32 rounding error exceeds 1e-5 in any implementation.
+    The convolutions run on the im2col path (PyTorch's accuracy); Winograd F(4x4)'s larger float32 error is
+    bounded in tests/test_kernels_winograd.py."""
     mine, ref = _pair(scale, np.float32, **SMALL)
     mine64, ref64 = _pair(scale, np.float64, **SMALL)
     x = (rng.random((2, 3, 7, 6)) * 255).astype(np.float32)
     hr = (rng.random((2, 3, 7 * scale, 6 * scale)) * 255).astype(np.float32)
-    y, dx, grads = _run(mine, x, hr, "minircan")
+    with minircan.backends.flags(conv_algorithm="im2col"):
+        y, dx, grads = _run(mine, x, hr, "minircan")
     ty, tdx, tgrads = _run(ref, x, hr, "torch")
     _, dx64, grads64 = _run(ref64, x.astype(np.float64), hr.astype(np.float64), "torch")
     assert_close(y, ty, np.float32, "output")

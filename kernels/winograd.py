@@ -1,0 +1,487 @@
+"""Winograd convolution (Lavin and Gray 2016) for 3x3 stride-1 convolutions, NCHW, on the CPU with Numba + BLAS.
+
+Shapes as in conv2d.py: x (N, C, H, W), w (K, C, 3, 3), b (K,), any zero padding (ph, pw); y (N, K, Ho, Wo)
+with Ho = H + 2 ph - 2, Wo = W + 2 pw - 2. Stride 1 only.
+
+The maths, in one dimension first. F(m, r) computes m outputs of an r-tap correlation,
+y_i = sum_j g_j d_{i+j} (i < m, j < r), from alpha = m + r - 1 inputs with alpha multiplications instead of
+m r:
+    y = A^T [(G g) * (B^T d)]          (* element by element; A^T is m x alpha, G alpha x r, B^T alpha x alpha)
+G evaluates the filter polynomial g(t) = sum_j g_j t^j at alpha points, B^T does the same for the data,
+the products are the values of the product polynomial there, and A^T interpolates back (Toom-Cook); the
+points are 0, 1, -1 and infinity for F(2, 3), 0, +-1, +-2 and infinity for F(4, 3) (notebook 09 derives
+F(2, 3) by hand). Nesting the 1-D algorithm gives the 2-D one, per m x m output tile and its alpha x alpha
+input tile d:
+    Y = A^T [ (G g G^T) * (B^T d B) ] A
+and over channels the element-wise product becomes a sum: for each of the alpha^2 transform points p,
+    M[p] = U[p] @ V[p]     U[p] (K x C): the transformed weights, V[p] (C x tiles): the transformed input tiles
+one BLAS matrix product per point. F(4x4, 3x3) (alpha = 6) does 36 multiplications per tile, channel pair
+where the direct convolution does 16 x 9 = 144: 4x fewer; F(2x2, 3x3) (alpha = 4) 16 against 36: 2.25x.
+
+The gradients:
+- input: a stride-1 conv's input gradient is the conv of g with the flipped, transposed weights
+  (w'[c, k, i, j] = w[k, c, 2 - i, 2 - j]) and padding 2 - p, so it is ``forward`` again (a padding above 2
+  is a negative padding: the tiles start inside g; the transform reads with bounds checks either way).
+- weight: differentiate the 1-D identity. sum_i z_i y_i = sum_p (A z)_p (G g)_p (B^T d)_p, so the gradient
+  with respect to the filter, dw_j = sum_i z_i d_{i+j}, is G^T [(A z) * (B^T d)]. In 2-D, for g's m x m
+  tile Z and the input tile D it saw, summed over every tile of every image:
+      dW[k, c] = G^T [ sum_tiles (A Z_k A^T) * (B^T D_c B) ] G
+  and the sum over tiles is, for each point p, one product S[p] = Zhat[p] (K x tiles) @ V[p]^T (tiles x C).
+  The same input transform, a "gradient transform" of g, and 36 products with a long inner dimension.
+
+The work goes by blocks of tile rows (a tile row: one image's m output rows): transform a block's input
+tiles (Numba, parallel over (channel, tile row)), multiply (BLAS), inverse-transform (Numba) while the
+block's V and M are still in cache; a block's buffers are about BLOCK_BUDGET bytes whatever the image size.
+The transforms' inner loops run along a tile row (contiguous data) so that they vectorise, and skip the
+zero coefficients of B^T and A^T. Partial edge tiles (Ho or Wo not a multiple of m) read zeros past the
+input and write only the outputs that exist.
+
+Accuracy: the transforms' coefficients grow with the points (F(4, 3) multiplies by up to 8 in A^T, 5 in
+B^T), so rounding errors grow too: tests/test_kernels_winograd.py and the README state the measured float32
+error of each tile size. Determinism: each parallel iteration writes its own rows of V, M, Zhat or y;
+blocks are summed in a fixed order.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+# ---------------------------------------------------------------------------------------------------
+# The transforms, F(m x m, 3 x 3): (A^T, G, B^T), Lavin and Gray's matrices.
+# ---------------------------------------------------------------------------------------------------
+
+# F(2, 3): points 0, 1, -1, infinity.
+F2_AT = np.array([[1, 1, 1, 0],
+                  [0, 1, -1, -1]], dtype=np.float64)
+F2_G = np.array([[1, 0, 0],
+                 [0.5, 0.5, 0.5],
+                 [0.5, -0.5, 0.5],
+                 [0, 0, 1]], dtype=np.float64)
+F2_BT = np.array([[1, 0, -1, 0],
+                  [0, 1, 1, 0],
+                  [0, -1, 1, 0],
+                  [0, 1, 0, -1]], dtype=np.float64)
+
+# F(4, 3): points 0, 1, -1, 2, -2, infinity.
+F4_AT = np.array([[1, 1, 1, 1, 1, 0],
+                  [0, 1, -1, 2, -2, 0],
+                  [0, 1, 1, 4, 4, 0],
+                  [0, 1, -1, 8, -8, 1]], dtype=np.float64)
+F4_G = np.array([[1 / 4, 0, 0],
+                 [-1 / 6, -1 / 6, -1 / 6],
+                 [-1 / 6, 1 / 6, -1 / 6],
+                 [1 / 24, 1 / 12, 1 / 6],
+                 [1 / 24, -1 / 12, 1 / 6],
+                 [0, 0, 1]], dtype=np.float64)
+F4_BT = np.array([[4, 0, -5, 0, 1, 0],
+                  [0, -4, -4, 1, 1, 0],
+                  [0, 4, -4, -1, 1, 0],
+                  [0, -2, -1, 2, 1, 0],
+                  [0, 2, -1, -2, 1, 0],
+                  [0, 4, 0, -5, 0, 1]], dtype=np.float64)
+
+TILES = {2: (F2_AT, F2_G, F2_BT), 4: (F4_AT, F4_G, F4_BT)}
+"""Output tile size m -> (A^T (m x alpha), G (alpha x 3), B^T (alpha x alpha)), alpha = m + 2."""
+
+DEFAULT_TILE = 4
+BLOCK_BUDGET = 2**20  # bytes of V and M (or Zhat) per block of tile rows
+
+
+def applies(w_shape: tuple, stride: tuple) -> bool:
+    """Whether Winograd computes this convolution: a 3x3 kernel at stride 1 (any padding)."""
+    return tuple(w_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+
+
+def weight_transform(w: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """U (alpha^2, K, C) with U[a alpha + b, k, c] = (G w[k, c] G^T)[a, b]; computed in float64, once per call."""
+    K, C = w.shape[:2]
+    alpha = G.shape[0]
+    u = np.einsum("ai,kcij,bj->abkc", G, np.asarray(w, dtype=np.float64), G, optimize=True)
+    return np.ascontiguousarray(u.reshape(alpha * alpha, K, C), dtype=w.dtype)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The Numba transforms: one block of tile rows q0 .. q1 - 1 (tile row q: image q // TH, tile row q % TH).
+# ---------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
+    """V[a alpha + b, c, (q - q0) TW + tw] = (B^T d B)[a, b] for the input tile d of tile (q, tw), channel c.
+
+    The tile of output tile (th, tw) is xpad[th m + i, tw m + j], i, j < alpha; xpad is x with ph, pw zeros
+    around (negative: cropped). x (N, C, H, W); V (alpha^2, C, (q1 - q0) TW)."""
+    _, C, H, W = x.shape
+    alpha = BT.shape[0]
+    nq = q1 - q0
+    nk = TW + 1  # columns of the strip, by phase: xpad column m k + r is s[i, r, k]; m (TW + 1) >= TW m + 2
+    for it in prange(C * nq):
+        c, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * m - ph
+        # The strip of alpha input rows, stored by phase (column m k + r at [r, k]) so that the tile
+        # transforms below read contiguous runs: tile tw's column j is [j % m, tw + j // m].
+        s = np.zeros((alpha, m, nk), dtype=x.dtype)
+        for i in range(alpha):
+            hi = h0 + i
+            if 0 <= hi < H:
+                for r in range(m):
+                    for k in range(nk):
+                        wi = m * k + r - pw
+                        if 0 <= wi < W:
+                            s[i, r, k] = x[n, c, hi, wi]
+        t = np.zeros((alpha, m, nk), dtype=x.dtype)  # B^T down the columns
+        for a in range(alpha):
+            for i in range(alpha):
+                coef = BT[a, i]
+                if coef != 0:
+                    for r in range(m):
+                        for k in range(nk):
+                            t[a, r, k] += coef * s[i, r, k]
+        base = qi * TW
+        for a in range(alpha):  # then B along each tile's rows
+            for b in range(alpha):
+                p = a * alpha + b
+                for tw in range(TW):
+                    V[p, c, base + tw] = 0
+                for j in range(alpha):
+                    coef = BT[b, j]
+                    if coef != 0:
+                        r, dk = j % m, j // m
+                        for tw in range(TW):
+                            V[p, c, base + tw] += coef * t[a, r, tw + dk]
+
+
+@njit(cache=True, parallel=True)
+def output_transform(M, y, AT, bias, TH, TW, q0, q1):
+    """y tile (q, tw) of channel k = A^T M_tile A + bias[k], cut to y's size. M (alpha^2, K, (q1 - q0) TW);
+    y (N, K, Ho, Wo); bias (K,) (zeros for none)."""
+    _, K, Ho, Wo = y.shape
+    m, alpha = AT.shape
+    nq = q1 - q0
+    for it in prange(K * nq):
+        k, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * m
+        base = qi * TW
+        r = np.zeros((alpha, m, TW), dtype=y.dtype)  # A along each tile's rows; column j of tile tw at [j, tw]
+        for a in range(alpha):
+            for j in range(m):
+                for b in range(alpha):
+                    coef = AT[j, b]
+                    if coef != 0:
+                        for tw in range(TW):
+                            r[a, j, tw] += coef * M[a * alpha + b, k, base + tw]
+        bk = bias[k]
+        row = np.empty((m, TW), dtype=y.dtype)
+        for i in range(min(m, Ho - h0)):  # then A^T down the columns; the last tile row may be partial
+            row[:] = bk
+            for a in range(alpha):
+                coef = AT[i, a]
+                if coef != 0:
+                    for j in range(m):
+                        for tw in range(TW):
+                            row[j, tw] += coef * r[a, j, tw]
+            for j in range(m):
+                for tw in range(TW):
+                    wo = tw * m + j
+                    if wo < Wo:  # the last tile column may be partial
+                        y[n, k, h0 + i, wo] = row[j, tw]
+
+
+@njit(cache=True, parallel=True)
+def grad_transform(g, Z, AT, TH, TW, q0, q1):
+    """Z[a alpha + b, k, (q - q0) TW + tw] = (A z A^T)[a, b] for g's m x m tile z (zeros past g's edge).
+    g (N, K, Ho, Wo); Z (alpha^2, K, (q1 - q0) TW)."""
+    _, K, Ho, Wo = g.shape
+    m, alpha = AT.shape
+    nq = q1 - q0
+    for it in prange(K * nq):
+        k, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * m
+        z = np.zeros((m, m, TW), dtype=g.dtype)  # the tile row of g by phase: g column tw m + j at [., j, tw]
+        for i in range(min(m, Ho - h0)):
+            for j in range(m):
+                for tw in range(TW):
+                    wo = tw * m + j
+                    if wo < Wo:
+                        z[i, j, tw] = g[n, k, h0 + i, wo]
+        t = np.zeros((alpha, m, TW), dtype=g.dtype)  # A down the columns
+        for a in range(alpha):
+            for i in range(m):
+                coef = AT[i, a]
+                if coef != 0:
+                    for j in range(m):
+                        for tw in range(TW):
+                            t[a, j, tw] += coef * z[i, j, tw]
+        base = qi * TW
+        out = np.empty(TW, dtype=g.dtype)
+        for a in range(alpha):  # then A along each tile's rows
+            for b in range(alpha):
+                out[:] = 0
+                for j in range(m):
+                    coef = AT[j, b]
+                    if coef != 0:
+                        for tw in range(TW):
+                            out[tw] += coef * t[a, j, tw]
+                Z[a * alpha + b, k, base:base + TW] = out
+
+
+# ---------------------------------------------------------------------------------------------------
+# F(4x4, 3x3), the fast rung: the same three transforms with F4's matrices written out as formulas (the
+# loops above spend most of their time on zero coefficients and index arithmetic). Each 1-D transform is a
+# function of six (or four) values kept in registers; the tests check them against the matrices.
+# ---------------------------------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _x2(u):
+    return u + u  # 2u, exactly, in u's own precision (an integer literal would promote float32 to float64)
+
+
+@njit(inline="always")
+def _x4(u):
+    return _x2(_x2(u))
+
+
+@njit(inline="always")
+def _bt4(d0, d1, d2, d3, d4, d5):
+    """B^T d for F(4, 3): the rows of F4_BT, e.g. 4 d0 - 5 d2 + d4 = 4 (d0 - d2) + (d4 - d2)."""
+    return (_x4(d0 - d2) + (d4 - d2), (d3 + d4) - _x4(d1 + d2), _x4(d1 - d2) + (d4 - d3),
+            _x2(d3 - d1) + (d4 - d2), _x2(d1 - d3) + (d4 - d2), _x4(d1 - d3) + (d5 - d3))
+
+
+@njit(inline="always")
+def _at4(m0, m1, m2, m3, m4, m5):
+    """A^T m for F(4, 3): the rows of F4_AT."""
+    s12, d12, s34, d34 = m1 + m2, m1 - m2, m3 + m4, m3 - m4
+    return m0 + s12 + s34, d12 + _x2(d34), s12 + _x4(s34), d12 + _x4(_x2(d34)) + m5
+
+
+@njit(inline="always")
+def _a4(z0, z1, z2, z3):
+    """A z for F(4, 3) (z: 4 values of a gradient tile): the columns of F4_AT."""
+    s02, s13 = z0 + z2, z1 + z3
+    t02, t13 = z0 + _x4(z2), _x2(z1 + _x4(z3))
+    return z0, s02 + s13, s02 - s13, t02 + t13, t02 - t13, z3
+
+
+@njit(cache=True, parallel=True)
+def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
+    """input_transform for F(4x4, 3x3)."""
+    _, C, H, W = x.shape
+    nq = q1 - q0
+    nk = TW + 1
+    for it in prange(C * nq):
+        c, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * 4 - ph
+        s = np.zeros((6, 4, nk), dtype=x.dtype)  # the strip by phase: xpad column 4 k + r at [., r, k]
+        for i in range(6):
+            hi = h0 + i
+            if 0 <= hi < H:
+                for r in range(4):
+                    for k in range(nk):
+                        wi = 4 * k + r - pw
+                        if 0 <= wi < W:
+                            s[i, r, k] = x[n, c, hi, wi]
+        t = np.empty((6, 4, nk), dtype=x.dtype)
+        for r in range(4):  # B^T down the columns
+            for k in range(nk):
+                v = _bt4(s[0, r, k], s[1, r, k], s[2, r, k], s[3, r, k], s[4, r, k], s[5, r, k])
+                t[0, r, k], t[1, r, k], t[2, r, k], t[3, r, k], t[4, r, k], t[5, r, k] = v
+        base = qi * TW
+        for a in range(6):  # then B along each tile's rows: tile tw's columns 0..5 are [0..3, tw], [0..1, tw + 1]
+            p = 6 * a
+            for tw in range(TW):
+                v = _bt4(t[a, 0, tw], t[a, 1, tw], t[a, 2, tw], t[a, 3, tw], t[a, 0, tw + 1], t[a, 1, tw + 1])
+                V[p, c, base + tw], V[p + 1, c, base + tw], V[p + 2, c, base + tw] = v[0], v[1], v[2]
+                V[p + 3, c, base + tw], V[p + 4, c, base + tw], V[p + 5, c, base + tw] = v[3], v[4], v[5]
+
+
+@njit(cache=True, parallel=True)
+def output_transform4(M, y, bias, TH, TW, q0, q1):
+    """output_transform for F(4x4, 3x3)."""
+    _, K, Ho, Wo = y.shape
+    nq = q1 - q0
+    for it in prange(K * nq):
+        k, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * 4
+        base = qi * TW
+        r = np.empty((6, 4, TW), dtype=y.dtype)
+        for a in range(6):  # A along each tile's rows
+            p = 6 * a
+            for tw in range(TW):
+                o = _at4(M[p, k, base + tw], M[p + 1, k, base + tw], M[p + 2, k, base + tw],
+                         M[p + 3, k, base + tw], M[p + 4, k, base + tw], M[p + 5, k, base + tw])
+                r[a, 0, tw], r[a, 1, tw], r[a, 2, tw], r[a, 3, tw] = o
+        bk = bias[k]
+        rows = min(4, Ho - h0)
+        for j in range(4):  # then A^T down the columns, cut to y's size
+            for tw in range(TW):
+                wo = 4 * tw + j
+                if wo < Wo:
+                    o = _at4(r[0, j, tw], r[1, j, tw], r[2, j, tw], r[3, j, tw], r[4, j, tw], r[5, j, tw])
+                    y[n, k, h0, wo] = o[0] + bk
+                    if rows > 1:
+                        y[n, k, h0 + 1, wo] = o[1] + bk
+                    if rows > 2:
+                        y[n, k, h0 + 2, wo] = o[2] + bk
+                    if rows > 3:
+                        y[n, k, h0 + 3, wo] = o[3] + bk
+
+
+@njit(cache=True, parallel=True)
+def grad_transform4(g, Z, TH, TW, q0, q1):
+    """grad_transform for F(4x4, 3x3)."""
+    _, K, Ho, Wo = g.shape
+    nq = q1 - q0
+    for it in prange(K * nq):
+        k, qi = it // nq, it % nq
+        q = q0 + qi
+        n, h0 = q // TH, (q % TH) * 4
+        z = np.zeros((4, 4, TW), dtype=g.dtype)  # g's tile row by phase: column 4 tw + j at [., j, tw]
+        for i in range(min(4, Ho - h0)):
+            for j in range(4):
+                for tw in range(TW):
+                    wo = 4 * tw + j
+                    if wo < Wo:
+                        z[i, j, tw] = g[n, k, h0 + i, wo]
+        t = np.empty((6, 4, TW), dtype=g.dtype)
+        for j in range(4):  # A down the columns
+            for tw in range(TW):
+                u = _a4(z[0, j, tw], z[1, j, tw], z[2, j, tw], z[3, j, tw])
+                t[0, j, tw], t[1, j, tw], t[2, j, tw], t[3, j, tw], t[4, j, tw], t[5, j, tw] = u
+        base = qi * TW
+        for a in range(6):  # then along each tile's rows
+            p = 6 * a
+            for tw in range(TW):
+                u = _a4(t[a, 0, tw], t[a, 1, tw], t[a, 2, tw], t[a, 3, tw])
+                Z[p, k, base + tw], Z[p + 1, k, base + tw], Z[p + 2, k, base + tw] = u[0], u[1], u[2]
+                Z[p + 3, k, base + tw], Z[p + 4, k, base + tw], Z[p + 5, k, base + tw] = u[3], u[4], u[5]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The kernels: same signatures as conv2d.py's, less the stride (always 1), plus the tile size m.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _tiles(ho: int, wo: int, m: int) -> tuple[int, int]:
+    return -(-ho // m), -(-wo // m)
+
+
+def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: int) -> int:
+    """Tile rows per block: as many as keep the block's transformed tiles (``channels`` = C + K of them per
+    tile) within BLOCK_BUDGET bytes, at least one."""
+    per_row = alpha * alpha * channels * tw * itemsize
+    return max(1, min(n_rows, BLOCK_BUDGET // max(1, per_row)))
+
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def batched_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out[p] = a[p] @ b[p] for every transform point p, the points shared among Numba's threads.
+
+    Each product is small (64 x 64 by 64 x a few hundred at the paper's layer), and OpenBLAS runs a product that
+    small on one thread (measured: CPU time = wall time), so one np.matmul over all points would leave the other
+    cores idle. NumPy releases the GIL inside the product, so Python threads each taking a run of points do
+    run in parallel; each point is still one product on one thread: the same bits whatever the thread count.
+    """
+    n = min(numba.get_num_threads(), a.shape[0])
+    if n <= 1:
+        np.matmul(a, b, out=out)
+        return
+    if n not in _pools:
+        _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minircan-winograd")
+    edges = [a.shape[0] * i // n for i in range(n + 1)]
+    jobs = [_pools[n].submit(np.matmul, a[p0:p1], b[p0:p1], out=out[p0:p1]) for p0, p1 in zip(edges, edges[1:])]
+    for job in jobs:
+        job.result()
+
+
+def _buffer(flat: np.ndarray, *shape: int) -> np.ndarray:
+    return flat[: int(np.prod(shape))].reshape(shape)  # a contiguous view: the last block may be short
+
+
+def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TILE) -> np.ndarray:
+    """y = conv2d(x, w, b, stride 1, padding) by F(m x m, 3 x 3): x (N, C, H, W), w (K, C, 3, 3), b (K,) or None
+    -> y (N, K, H + 2 ph - 2, W + 2 pw - 2). A padding may be negative (the input is cropped)."""
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    K = w.shape[0]
+    AT, G, BT = TILES[m]
+    alpha = m + 2
+    Ho, Wo = H + 2 * padding[0] - 2, W + 2 * padding[1] - 2
+    TH, TW = _tiles(Ho, Wo, m)
+    U = weight_transform(w, G)
+    bias = np.zeros(K, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    at, bt = AT.astype(x.dtype), BT.astype(x.dtype)  # small integers: exact in float32
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    v_flat = np.empty(alpha * alpha * C * rows * TW, dtype=x.dtype)
+    m_flat = np.empty(alpha * alpha * K * rows * TW, dtype=x.dtype)
+    y = np.empty((N, K, Ho, Wo), dtype=x.dtype)
+    for q0 in range(0, N * TH, rows):
+        q1 = min(N * TH, q0 + rows)
+        T = (q1 - q0) * TW
+        V, Mb = _buffer(v_flat, alpha * alpha, C, T), _buffer(m_flat, alpha * alpha, K, T)
+        if m == 4:
+            input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
+        else:
+            input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
+        batched_matmul(U, V, Mb)
+        if m == 4:
+            output_transform4(Mb, y, bias, TH, TW, q0, q1)
+        else:
+            output_transform(Mb, y, at, bias, TH, TW, q0, q1)
+    return y
+
+
+def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, padding: tuple, m: int = DEFAULT_TILE) -> np.ndarray:
+    """dL/dx (N, C, H, W) = conv2d(g, w flipped and transposed, padding 2 - p): g (N, K, Ho, Wo), w (K, C, 3, 3)."""
+    w_t = np.ascontiguousarray(np.asarray(w)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx = forward(g, w_t, None, (2 - padding[0], 2 - padding[1]), m)
+    assert dx.shape == tuple(x_shape), (dx.shape, x_shape)
+    return dx
+
+
+def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple, bias: bool = True,
+                    m: int = DEFAULT_TILE) -> tuple:
+    """(dL/dw (K, C, 3, 3), dL/db (K,) or None) from g = dL/dy (N, K, Ho, Wo) and x (N, C, H, W):
+    dW[k, c] = G^T [sum over tiles of (A Z A^T) * (B^T D B)] G, one (K x tiles) @ (tiles x C) product per
+    transform point and block, summed over blocks in order."""
+    g = np.ascontiguousarray(g)
+    x = np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    K = w_shape[0]
+    Ho, Wo = g.shape[2], g.shape[3]
+    AT, G, BT = TILES[m]
+    alpha = m + 2
+    TH, TW = _tiles(Ho, Wo, m)
+    at, bt = AT.astype(x.dtype), BT.astype(x.dtype)
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    v_flat = np.empty(alpha * alpha * C * rows * TW, dtype=x.dtype)
+    z_flat = np.empty(alpha * alpha * K * rows * TW, dtype=x.dtype)
+    part = np.empty((alpha * alpha, K, C), dtype=x.dtype)
+    S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
+    for q0 in range(0, N * TH, rows):
+        q1 = min(N * TH, q0 + rows)
+        T = (q1 - q0) * TW
+        V, Z = _buffer(v_flat, alpha * alpha, C, T), _buffer(z_flat, alpha * alpha, K, T)
+        if m == 4:
+            input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
+            grad_transform4(g, Z, TH, TW, q0, q1)
+        else:
+            input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
+            grad_transform(g, Z, at, TH, TW, q0, q1)
+        batched_matmul(Z, V.transpose(0, 2, 1), part)
+        S += part  # block by block, in order: the same bits on every run
+    s = S.astype(np.float64).reshape(alpha, alpha, K, C)
+    dw = np.einsum("ai,abkc,bj->kcij", G, s, G, optimize=True).astype(x.dtype)
+    return np.ascontiguousarray(dw), (g.sum(axis=(0, 2, 3)) if bias else None)

@@ -1,0 +1,73 @@
+"""Backend settings, as ``torch.backends``: which algorithm computes a convolution.
+
+    import minircan
+    minircan.backends.conv_algorithm = "im2col"           # for the rest of the program
+    with minircan.backends.flags(conv_algorithm="winograd"):
+        y = model(x)                                       # only here
+
+``conv_algorithm``:
+- ``"auto"`` (the default): Winograd F(4x4, 3x3) for the convolutions where it applies (3x3 kernel, stride 1,
+  any padding, on a device whose kernel table has it: the CPU) and pays: at least WINOGRAD_MIN_CHANNELS (32)
+  input channels; im2col + BLAS for every other one. Measured (README, "Benchmark"; float32, N=16, 48x48,
+  one thread's CPU time on a loaded machine): 3 -> 16 channels Winograd is slower (1.7x forward), 4 to 16
+  channels level, 32 -> 32 and 64 -> 3 1.35-1.4x faster, and 64 -> 64 up to 1.7x (input gradient). float64
+  speed was not measured; its error stays near 1e-15 (tested below 1e-10). float32 error is about 15x
+  im2col's (up to 8e-6 relative on RCAN-like data): choose "im2col" where that matters.
+- ``"im2col"``: im2col + BLAS everywhere: the reference path, with PyTorch's float32 accuracy.
+- ``"winograd"``: Winograd wherever it applies, whatever the channels; im2col elsewhere.
+``winograd_tile``: 4 (F(4x4, 3x3), 4x fewer multiplications than direct, the default) or 2 (F(2x2, 3x3),
+2.25x fewer, smaller rounding error: the teaching rung).
+
+The choice is made once per convolution at its forward, and its backward uses the same algorithm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+CONV_ALGORITHMS = ("auto", "im2col", "winograd")
+WINOGRAD_TILES = (2, 4)
+
+WINOGRAD_MIN_CHANNELS = 32  # auto's threshold (input channels), from the measurement above
+
+conv_algorithm: str = "auto"
+winograd_tile: int = 4
+
+
+def check() -> None:
+    """Raise ValueError if a setting holds a value minircan does not know."""
+    if conv_algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"minircan.backends.conv_algorithm is {conv_algorithm!r}; set it to one of "
+                         f"{', '.join(repr(a) for a in CONV_ALGORITHMS)}")
+    if winograd_tile not in WINOGRAD_TILES:
+        raise ValueError(f"minircan.backends.winograd_tile is {winograd_tile!r}; set it to 2 or 4")
+
+
+def conv_algorithm_for(kernels, w_shape: tuple, stride: tuple) -> str:
+    """The algorithm that computes a convolution of weight shape w_shape at this stride, on the device whose
+    kernel table is ``kernels``: 'winograd' or 'im2col'."""
+    check()
+    if conv_algorithm == "im2col" or getattr(kernels, "conv2d_winograd_forward", None) is None:
+        return "im2col"
+    if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1):
+        return "im2col"
+    if conv_algorithm == "auto" and w_shape[1] < WINOGRAD_MIN_CHANNELS:
+        return "im2col"
+    return "winograd"
+
+
+@contextmanager
+def flags(conv_algorithm: str | None = None, winograd_tile: int | None = None) -> Iterator[None]:
+    """Set the given settings inside a ``with`` block and restore the previous ones after it (even on error)."""
+    g = globals()
+    saved = {k: g[k] for k in ("conv_algorithm", "winograd_tile")}
+    try:
+        if conv_algorithm is not None:
+            g["conv_algorithm"] = conv_algorithm
+        if winograd_tile is not None:
+            g["winograd_tile"] = winograd_tile
+        check()
+        yield
+    finally:
+        g.update(saved)
