@@ -310,12 +310,14 @@ def test_operands_on_different_devices_are_refused(kernels):
 
 def test_the_benchmark_runs_every_kernel_case_through_the_cuda_table(kernels):
     """python -m minircan.bench --device cuda builds its cases from the device's kernel table; with the
-    emulated table (tiny shapes) every case runs and gives what the CPU's gives."""
+    emulated table (tiny shapes) every case runs and gives what the CPU's gives. (Winograd is a CPU-only
+    algorithm: its rows are the CPU's alone.)"""
     from minircan import bench
 
     emulated = minircan.Device("cuda", np, kernels.table())
     gpu_cases = bench.kernel_cases(1, 4, 5, dtype=np.float64, with_torch=False, device=emulated)
     cpu_cases = bench.kernel_cases(1, 4, 5, dtype=np.float64, with_torch=False, device="cpu")
+    cpu_cases = [c for c in cpu_cases if "winograd" not in c.name]
     assert [c.name for c in gpu_cases] == [c.name for c in cpu_cases]
     for ours, ref in zip(gpu_cases, cpu_cases):
         a, b = ours.ours(), ref.ours()
