@@ -48,3 +48,15 @@ def noncontiguous(a: np.ndarray) -> np.ndarray:
     out = np.swapaxes(b, -1, -2)
     assert not out.flags.c_contiguous or out.shape[-1] == 1 or out.shape[-2] == 1
     return out
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """A tiny x2 RCAN with seeded random weights, saved as .npz (for the evaluate/upscale command lines)."""
+    import minircan
+    from minircan.models import RCAN, save_model
+
+    minircan.manual_seed(0)
+    path = tmp_path / "tiny.npz"
+    save_model(RCAN.from_config("tiny", scale=2), path)
+    return path

@@ -1,20 +1,9 @@
 """The evaluation and upscaling command lines."""
 
 import numpy as np
-import pytest
 from PIL import Image
 
-import minircan
 from minircan import evaluate, upscale
-from minircan.models import RCAN, save_model
-
-
-@pytest.fixture
-def weights(tmp_path):
-    minircan.manual_seed(0)
-    path = tmp_path / "tiny.npz"
-    save_model(RCAN.from_config("tiny", scale=2), path)
-    return path
 
 
 def test_evaluate_bicubic_on_the_bundled_images(capsys):

@@ -14,17 +14,9 @@ from PIL import Image
 
 import minircan
 from minircan import bench, checkpoint, convert, evaluate, inference, train, upscale
-from minircan.models import RCAN, load_model, save_model
+from minircan.models import RCAN, load_model
 
 QUICK = ["--steps", "2", "--eval-every", "2", "--batch-size", "2", "--patch-size", "12", "--no-progress"]
-
-
-@pytest.fixture
-def weights(tmp_path):
-    minircan.manual_seed(0)
-    path = tmp_path / "tiny.npz"
-    save_model(RCAN.from_config("tiny", scale=2), path)
-    return path
 
 
 def png(path, h=12, w=10, seed=0):
