@@ -94,8 +94,7 @@ def kernel_cases(n: int, c: int, hw: int, dtype=np.float32, with_torch: bool = T
     nbytes = x.nbytes
     t = {}
     if with_torch:
-        numpy_of = dev.xp.asnumpy if hasattr(dev.xp, "asnumpy") else np.asarray
-        t = _torch_ops(*(numpy_of(v) for v in (x, w, b, g, y_relu, y_sig, pooled_g, xs, ys)), device=torch_device)
+        t = _torch_ops(*(dev.to_numpy(v) for v in (x, w, b, g, y_relu, y_sig, pooled_g, xs, ys)), device=torch_device)
     convs = [
         Case("conv2d forward, im2col", lambda: k.conv2d_forward(x, w, b, s1, p1), t.get("conv_fwd"), flops, "GFLOP/s"),
         Case("conv2d input grad, im2col", lambda: k.conv2d_backward_input(g, w, x.shape, s1, p1), t.get("conv_dx"),

@@ -31,6 +31,10 @@ class Device:
     def __str__(self) -> str:
         return self.name
 
+    def to_numpy(self, array) -> np.ndarray:
+        """``array`` (of this device) as a NumPy array: the same array on the CPU, a copy from a GPU."""
+        return np.asarray(array) if self.xp is np else self.xp.asnumpy(array)
+
 
 def _cpu_kernels() -> SimpleNamespace:
     from . import kernels as k
@@ -90,10 +94,20 @@ def device(spec: str | Device = "cpu") -> Device:
     raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'auto'")
 
 
+def to_numpy(array) -> np.ndarray:
+    """Any array (NumPy, CuPy, or anything np.asarray takes) as a NumPy array: the one way to bring an array
+    to the host."""
+    return device("cuda").to_numpy(array) if _is_cupy(array) else np.asarray(array)
+
+
+def _is_cupy(array) -> bool:
+    return type(array).__module__.split(".")[0] == "cupy"
+
+
 def device_of(array) -> Device:
     """The Device that owns an array: NumPy arrays live on the CPU, CuPy arrays on 'cuda'."""
     if isinstance(array, np.ndarray) or np.isscalar(array):
         return cpu
-    if type(array).__module__.split(".")[0] == "cupy":
+    if _is_cupy(array):
         return device("cuda")
     raise TypeError(f"minircan cannot hold an array of type {type(array).__name__}; use a NumPy array")

@@ -88,7 +88,7 @@ class Tensor:
     # ----- conversion -----------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared with the tensor on the CPU, copied from a GPU)."""
-        return self.data if isinstance(self.data, np.ndarray) else self.device.xp.asnumpy(self.data)
+        return self.device.to_numpy(self.data)
 
     def item(self) -> float:
         if self.data.size != 1:

@@ -21,6 +21,7 @@ from cuda_checks import (
 )
 
 import minircan
+from minircan.device import to_numpy
 
 pytestmark = [
     pytest.mark.gpu,
@@ -79,6 +80,8 @@ def test_tensors_move_between_devices_and_refuse_to_mix():
     assert np.array_equal(b.to("cpu").numpy(), a.numpy())
     with pytest.raises(ValueError, match="different devices"):
         _ = a + b
+    host = to_numpy(b.data)  # the one way to bring an array to the host
+    assert type(host) is np.ndarray and np.array_equal(host, a.numpy())
 
 
 def test_tiny_rcan_training_steps_match_the_cpu():

@@ -160,3 +160,16 @@ def test_losses(rng):
         ty.backward()
         assert_close(y.data, ty.detach().numpy(), np.float64, "loss")
         assert_close(a.grad.data, ta.grad.numpy(), np.float64, "loss gradient")
+
+
+def test_to_numpy_brings_any_array_to_the_host_without_copying_cpu_arrays():
+    from minircan.device import to_numpy
+
+    a = np.random.default_rng(0).standard_normal((2, 3))
+    assert to_numpy(a) is a                              # a CPU array is not copied
+    assert np.array_equal(to_numpy([[1, 2]]), np.array([[1, 2]]))
+    t = minircan.tensor(a)
+    assert t.numpy() is t.data                           # Tensor.numpy() shares the CPU tensor's data
+    m = nn.Conv2d(1, 2, 1).double()                      # load_state_dict brings torch tensors over through it
+    m.load_state_dict({"weight": torch.tensor(a[:, :1, None, None]), "bias": torch.tensor(a[:, 1])})
+    assert np.array_equal(m.weight.numpy()[:, 0, 0, 0], a[:, 0]) and np.array_equal(m.bias.numpy(), a[:, 1])

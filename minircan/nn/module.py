@@ -15,6 +15,7 @@ import numpy as np
 
 from ..device import Device
 from ..device import device as _get_device
+from ..device import to_numpy
 from ..tensor import Tensor
 
 
@@ -136,7 +137,7 @@ class Module:
         mismatched = []
         for key, p in own.items():
             if key in state_dict:
-                value = np.asarray(_to_host(state_dict[key]))
+                value = _to_host(state_dict[key])
                 if tuple(value.shape) != p.shape:
                     mismatched.append(f"{key}: checkpoint {tuple(value.shape)} vs model {p.shape}")
         if strict and (missing or unexpected or mismatched):
@@ -154,7 +155,7 @@ class Module:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems) + f" ({fix})")
         for key, p in own.items():
             if key in state_dict:
-                value = np.asarray(_to_host(state_dict[key]))
+                value = _to_host(state_dict[key])
                 if tuple(value.shape) == p.shape:
                     p.data = p.device.xp.asarray(value.astype(p.dtype, copy=True))
         skipped = [m.split(":")[0] for m in mismatched]
@@ -225,7 +226,7 @@ def _to_host(value: Any) -> Any:
         return value.numpy()
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch.Tensor
         return value.detach().cpu().numpy()
-    return value
+    return to_numpy(value)
 
 
 def _listing(keys: list[str], most: int = 8) -> str:

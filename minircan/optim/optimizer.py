@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..device import to_numpy
 from ..nn.module import Parameter
 
 
@@ -45,7 +46,7 @@ class Optimizer(ABC):
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters and per-parameter state as NumPy arrays and numbers (for checkpoints)."""
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
-        state = [{k: (np.array(_host(v)) if not np.isscalar(v) else v) for k, v in s.items()} for s in self.state]
+        state = [{k: (np.array(to_numpy(v)) if not np.isscalar(v) else v) for k, v in s.items()} for s in self.state]
         return {"param_group": group, "state": state}
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
@@ -58,6 +59,3 @@ class Optimizer(ABC):
             xp = p.device.xp
             self.state.append({k: (xp.asarray(v, dtype=p.dtype) if not np.isscalar(v) else v) for k, v in s.items()})
 
-
-def _host(v: Any) -> Any:
-    return v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else v
