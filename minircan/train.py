@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from . import checkpoint, manual_seed
+from . import backends, checkpoint, manual_seed
 from . import functional as F
 from .data import PatchSampler, div2k_pairs, make_pairs, sample_images
 from .device import device as get_device
@@ -93,16 +93,17 @@ class _StopRequest:
 
 
 def _whole_step(train_step):
-    """A step happens whole or not at all: when it fails (a non-finite loss raises TrainingError before
-    anything is updated), the patch sampler is put back, so the weights and the batches to come are those of
-    before the step."""
+    """The step runs with the run's conv algorithm (``config.conv_algorithm``) and happens whole or not at
+    all: when it fails (a non-finite loss raises TrainingError before anything is updated), the patch sampler
+    is put back, so the weights and the batches to come are those of before the step."""
 
     @functools.wraps(train_step)
     def step(self) -> float:
         sampler = getattr(self, "sampler", None)
         before = sampler.state() if sampler is not None else None
         try:
-            return train_step(self)
+            with backends.flags(conv_algorithm=self.config.conv_algorithm):
+                return train_step(self)
         except TrainingError:
             if before is not None:
                 sampler.set_state(before)
@@ -145,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "does not fit (e.g. an x2 upsampler in an x4 model) stay as initialised "
                                        "(default: random initialisation)")
     p.add_argument("--device", help="cpu, cuda or auto (default: cpu)")
+    p.add_argument("--conv-algorithm", choices=list(backends.CONV_ALGORITHMS),
+                   help="how convolutions are computed: im2col + BLAS, Winograd F(4x4, 3x3) for 3x3 stride-1 "
+                        "convs, or auto, Winograd where it pays (default: auto; see minircan.backends)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     return p
 
@@ -245,7 +249,8 @@ class Trainer:
         self.model.eval()
         rows = []
         for pair, bic in zip(self.val_pairs, self.bicubic):
-            sr = super_resolve(self.model, pair.lr, self.config.scale)
+            with backends.flags(conv_algorithm=self.config.conv_algorithm):
+                sr = super_resolve(self.model, pair.lr, self.config.scale)
             rows.append(dict(name=pair.name, psnr=psnr(sr, pair.hr, self.config.scale),
                              ssim=ssim(sr, pair.hr, self.config.scale), bicubic_psnr=bic["psnr"],
                              bicubic_ssim=bic["ssim"]))
@@ -309,7 +314,8 @@ def describe(config: TrainConfig, model: RCAN, n_train: int, n_val: int) -> str:
             f"r={c['reduction']}, {model.num_parameters():,} parameters\n"
             f"{n_train} training images, {n_val} validation images; {config.steps:,} steps of {config.batch_size} x "
             f"{config.patch_size}x{config.patch_size} patches, Adam lr {config.lr:g} ({schedule}), evaluated "
-            f"every {config.eval_every:,} steps")
+            f"every {config.eval_every:,} steps"
+            + ("" if config.conv_algorithm == "auto" else f"; convolutions by {config.conv_algorithm}"))
 
 
 def print_header(text: str) -> None:

@@ -17,6 +17,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from .backends import CONV_ALGORITHMS
 from .models.rcan import CONFIGS
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -54,6 +55,7 @@ class TrainConfig:
     out: str | None = None          # output folder; None: runs/<config>-x<scale>
     init_from: str | None = None    # start from these weights (.npz or official .pt)
     device: str = "cpu"             # cpu, cuda or auto
+    conv_algorithm: str = "auto"    # how convolutions are computed: auto, im2col or winograd (minircan.backends)
 
     @classmethod
     def preset(cls, name: str, **changes) -> TrainConfig:
@@ -77,6 +79,8 @@ class TrainConfig:
             raise ValueError(f"scale {self.scale} is not supported; choose one of {', '.join(map(str, SCALES))}")
         if self.degradation not in DEGRADATIONS:
             raise ValueError(f"degradation {self.degradation!r}: choose BI or BD")
+        if self.conv_algorithm not in CONV_ALGORITHMS:
+            raise ValueError(f"conv algorithm {self.conv_algorithm!r}: choose one of {', '.join(CONV_ALGORITHMS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         for name in ("steps", "batch_size", "patch_size", "eval_every", "resgroups", "resblocks", "feats",

@@ -182,3 +182,38 @@ def test_train_config_presets_and_errors():
         TrainConfig.preset("tiny", learning_rate=1.0)
     with pytest.raises(TypeError, match="TrainConfig"):
         train.Trainer(vars(tiny))
+
+
+def test_conv_algorithm_is_a_setting_of_the_run(monkeypatch):
+    """--conv-algorithm reaches every convolution of the step and the evaluation, and only inside the run."""
+    from minircan import backends
+    from minircan.device import cpu
+    from minircan.train_config import TrainConfig
+
+    calls = {"winograd": 0}
+    winograd = cpu.kernels.conv2d_winograd_forward
+
+    def counted(*args, **kwargs):
+        calls["winograd"] += 1
+        return winograd(*args, **kwargs)
+
+    monkeypatch.setattr(cpu.kernels, "conv2d_winograd_forward", counted)
+    config, _ = train.parse_args([*QUICK, "--conv-algorithm", "winograd"])
+    assert config.conv_algorithm == "winograd" and train.parse_args(QUICK)[0].conv_algorithm == "auto"
+    with pytest.raises(SystemExit):
+        train.parse_args(["--conv-algorithm", "fft"])
+    with pytest.raises(ValueError, match="conv algorithm"):
+        TrainConfig.preset("tiny", conv_algorithm="fft")
+    pairs = make_pairs(sample_images("train")[:2], 2), make_pairs(sample_images("val")[:1], 2)
+    losses = {}
+    for algorithm in ("im2col", "winograd"):
+        minircan.manual_seed(0)
+        trainer = train.Trainer(config.replace(conv_algorithm=algorithm), *pairs)
+        calls["winograd"] = 0
+        losses[algorithm] = [trainer.train_step() for _ in range(2)]
+        n_convs = sum(isinstance(m, minircan.nn.Conv2d) and m.kernel_size == (3, 3) for m in trainer.model.modules())
+        assert calls["winograd"] == (2 * n_convs if algorithm == "winograd" else 0), (algorithm, calls)
+        trainer.evaluate()
+        assert (calls["winograd"] > 2 * n_convs) == (algorithm == "winograd")  # the evaluation's convs too
+        assert backends.conv_algorithm == "auto"  # the setting is the run's, not the program's
+    assert losses["im2col"] == pytest.approx(losses["winograd"], rel=1e-5)
