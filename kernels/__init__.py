@@ -1,8 +1,9 @@
 """Hand-written kernels: pure array functions, one op a file, forward and backward together.
 
 The CPU kernels are Numba; the GPU twins (CUDA C, launched through CuPy) sit beside them. Nothing here
-knows about autograd: every function takes arrays and returns arrays. Installed, this folder is the
-package ``minircan.kernels``.
+knows about autograd: every function takes arrays and returns arrays. ``table.py`` lists, once, the kernels
+a Device computes with (``KernelTable``); ``cpu.py``'s ``NumbaKernels`` and ``cuda.py``'s ``CudaKernels``
+implement it. Installed, this folder is the package ``minircan.kernels``.
 
 Threading: the Numba kernels run their ``prange`` loops on Numba's TBB layer when the ``tbb`` package is
 installed (a dependency of minircan where TBB ships wheels), else on the ``workqueue`` layer;

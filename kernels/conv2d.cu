@@ -9,7 +9,7 @@
 //   db[k]        = sum_{n,ho,wo} g[n,k,ho,wo]
 //
 // Two versions of each:
-// - simple: one thread per output element, a loop over what it sums, a bounds guard. Easy to read and to
+// - naive: one thread per output element, a loop over what it sums, a bounds guard. Easy to read and to
 //   trust; the notebook and the tests use them as the oracle of the fast ones.
 // - fast (the library's default): implicit GEMM. Each of the three is a matrix product whose operands are
 //   read straight from x, w and g (the im2col matrix is never stored):
@@ -34,10 +34,10 @@ __device__ inline ConvShape conv_shape(int N, int C, int H, int W, int K, int kh
     return {N, C, H, W, K, kh, kw, sh, sw, ph, pw, (H + 2 * ph - kh) / sh + 1, (W + 2 * pw - kw) / sw + 1};
 }
 
-// ----- simple kernels: one thread per output element --------------------------------------------------
+// ----- naive kernels: one thread per output element ---------------------------------------------------
 
 template <typename T>
-__device__ void conv2d_forward_simple(const T* x, const T* w, const T* b, T* y, ConvShape s) {
+__device__ void conv2d_forward_naive(const T* x, const T* w, const T* b, T* y, ConvShape s) {
     long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (idx >= (long long)s.N * s.K * s.Ho * s.Wo) return;
     // BEGIN SOLUTION (task 6)
@@ -62,7 +62,7 @@ __device__ void conv2d_forward_simple(const T* x, const T* w, const T* b, T* y, 
 }
 
 template <typename T>
-__device__ void conv2d_backward_input_simple(const T* g, const T* w, T* dx, ConvShape s) {
+__device__ void conv2d_backward_input_naive(const T* g, const T* w, T* dx, ConvShape s) {
     long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (idx >= (long long)s.N * s.C * s.H * s.W) return;
     long long t = idx;
@@ -86,7 +86,7 @@ __device__ void conv2d_backward_input_simple(const T* g, const T* w, T* dx, Conv
 }
 
 template <typename T>
-__device__ void conv2d_backward_weight_simple(const T* g, const T* x, T* dw, ConvShape s) {
+__device__ void conv2d_backward_weight_naive(const T* g, const T* x, T* dw, ConvShape s) {
     long long idx = blockIdx.x * (long long)blockDim.x + threadIdx.x;
     if (idx >= (long long)s.K * s.C * s.kh * s.kw) return;
     long long t = idx;
@@ -302,13 +302,13 @@ __device__ void sum_parts(const T* parts, T* out, int nparts, long long size) {
 #define CONV_SHAPE_PARAMS int N, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int ph, int pw
 #define CONV_SHAPE conv_shape(N, C, H, W, K, kh, kw, sh, sw, ph, pw)
 
-extern "C" __global__ void conv2d_forward_simple_f32(const float* x, const float* w, const float* b, float* y,
+extern "C" __global__ void conv2d_forward_naive_f32(const float* x, const float* w, const float* b, float* y,
                                                      CONV_SHAPE_PARAMS) {
-    conv2d_forward_simple(x, w, b, y, CONV_SHAPE);
+    conv2d_forward_naive(x, w, b, y, CONV_SHAPE);
 }
-extern "C" __global__ void conv2d_forward_simple_f64(const double* x, const double* w, const double* b, double* y,
+extern "C" __global__ void conv2d_forward_naive_f64(const double* x, const double* w, const double* b, double* y,
                                                      CONV_SHAPE_PARAMS) {
-    conv2d_forward_simple(x, w, b, y, CONV_SHAPE);
+    conv2d_forward_naive(x, w, b, y, CONV_SHAPE);
 }
 extern "C" __global__ void conv2d_forward_fast_f32(const float* x, const float* w, const float* b, float* y,
                                                    CONV_SHAPE_PARAMS) {
@@ -318,13 +318,13 @@ extern "C" __global__ void conv2d_forward_fast_f64(const double* x, const double
                                                    CONV_SHAPE_PARAMS) {
     conv2d_forward_fast(x, w, b, y, CONV_SHAPE);
 }
-extern "C" __global__ void conv2d_backward_input_simple_f32(const float* g, const float* w, float* dx,
+extern "C" __global__ void conv2d_backward_input_naive_f32(const float* g, const float* w, float* dx,
                                                             CONV_SHAPE_PARAMS) {
-    conv2d_backward_input_simple(g, w, dx, CONV_SHAPE);
+    conv2d_backward_input_naive(g, w, dx, CONV_SHAPE);
 }
-extern "C" __global__ void conv2d_backward_input_simple_f64(const double* g, const double* w, double* dx,
+extern "C" __global__ void conv2d_backward_input_naive_f64(const double* g, const double* w, double* dx,
                                                             CONV_SHAPE_PARAMS) {
-    conv2d_backward_input_simple(g, w, dx, CONV_SHAPE);
+    conv2d_backward_input_naive(g, w, dx, CONV_SHAPE);
 }
 extern "C" __global__ void conv2d_backward_input_fast_f32(const float* g, const float* w, float* dx,
                                                           CONV_SHAPE_PARAMS) {
@@ -334,13 +334,13 @@ extern "C" __global__ void conv2d_backward_input_fast_f64(const double* g, const
                                                           CONV_SHAPE_PARAMS) {
     conv2d_backward_input_fast(g, w, dx, CONV_SHAPE);
 }
-extern "C" __global__ void conv2d_backward_weight_simple_f32(const float* g, const float* x, float* dw,
+extern "C" __global__ void conv2d_backward_weight_naive_f32(const float* g, const float* x, float* dw,
                                                              CONV_SHAPE_PARAMS) {
-    conv2d_backward_weight_simple(g, x, dw, CONV_SHAPE);
+    conv2d_backward_weight_naive(g, x, dw, CONV_SHAPE);
 }
-extern "C" __global__ void conv2d_backward_weight_simple_f64(const double* g, const double* x, double* dw,
+extern "C" __global__ void conv2d_backward_weight_naive_f64(const double* g, const double* x, double* dw,
                                                              CONV_SHAPE_PARAMS) {
-    conv2d_backward_weight_simple(g, x, dw, CONV_SHAPE);
+    conv2d_backward_weight_naive(g, x, dw, CONV_SHAPE);
 }
 extern "C" __global__ void conv2d_backward_weight_fast_f32(const float* g, const float* x, float* parts,
                                                            CONV_SHAPE_PARAMS) {

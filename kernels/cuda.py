@@ -1,7 +1,8 @@
 """The thin Python layer over the CUDA kernels: shapes in, launch configuration computed, kernel launched.
 
-``CudaKernels(runtime)`` offers the same functions as the Numba kernels (``relu_forward(x)``,
-``conv2d_forward(x, w, b, stride, padding)``, ...) and computes with the ``.cu`` files of this folder.
+``CudaKernels(runtime)`` implements the kernel table of table.py (``relu_forward(x)``,
+``conv2d_forward(x, w, b, stride, padding)``, ...), as the Numba kernels' NumbaKernels does, and computes
+with the ``.cu`` files of this folder.
 The runtime decides where they run:
 
 - ``CupyRuntime`` (kernels/cupy_runtime.py): on a GPU, compiled by NVRTC, arrays are CuPy arrays;
@@ -15,11 +16,10 @@ array picks one. Shapes travel as ``int`` (``np.int32``), flat sizes as ``long l
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 
 from .conv2d import output_size
+from .table import KernelTable
 
 THREADS = 256           # threads per block of the one-thread-per-element kernels
 GEMM_TILE = 64          # the output tile of a block of the implicit-GEMM conv kernels (conv2d.cu TILE_M/N)
@@ -48,11 +48,11 @@ def weight_grad_splits(k: int, ckk: int, depth: int) -> int:
     return max(1, min(blocks_for(SPLIT_TARGET_BLOCKS, tiles), steps // SPLIT_MIN_TILES))
 
 
-class CudaKernels:
-    """The CUDA kernels, launched through ``runtime`` (a CupyRuntime or an EmulatorRuntime).
-
-    ``table()`` gives them under the names a Device's kernel table uses; the ``*_simple`` conv kernels (one
-    thread per output element) are the teaching versions and the fast ones' test oracle.
+class CudaKernels(KernelTable):
+    """The CUDA kernels, launched through ``runtime`` (a CupyRuntime or an EmulatorRuntime): a Device's kernel
+    table (table.py; no Winograd: ``has_winograd`` is False). Beside the table's conv kernels (implicit GEMM,
+    the fast ones), the ``*_naive`` ones (one thread per output element) are the teaching versions and the
+    fast ones' test oracle, and ``conv2d_backward_weight`` is the weight gradient alone.
     """
 
     def __init__(self, runtime):
@@ -155,8 +155,16 @@ class CudaKernels:
         # The kernels always add b[k]: no bias is a bias of zeros (K values, nothing to speak of).
         return self.xp.zeros(w.shape[0], dtype=w.dtype) if b is None else self.xp.ascontiguousarray(b, dtype=w.dtype)
 
-    def conv2d_forward(self, x, w, b, stride: tuple, padding: tuple, fast: bool = True):
-        """y = conv2d(x, w, b): x (N, C, H, W), w (K, C, kh, kw), b (K,) or None -> y (N, K, Ho, Wo)."""
+    def conv2d_forward(self, x, w, b, stride: tuple, padding: tuple):
+        """y = conv2d(x, w, b): x (N, C, H, W), w (K, C, kh, kw), b (K,) or None -> y (N, K, Ho, Wo); the
+        implicit-GEMM kernel, a 64 x 64 tile of y per block."""
+        return self._conv2d_forward(x, w, b, stride, padding, naive=False)
+
+    def conv2d_forward_naive(self, x, w, b, stride: tuple, padding: tuple):
+        """conv2d_forward with one thread per output element."""
+        return self._conv2d_forward(x, w, b, stride, padding, naive=True)
+
+    def _conv2d_forward(self, x, w, b, stride: tuple, padding: tuple, naive: bool):
         x, w = self._contiguous(x, w)
         N, C, H, W = x.shape
         K, _, kh, kw = w.shape
@@ -164,47 +172,45 @@ class CudaKernels:
         y = self.runtime.empty((N, K, Ho, Wo), x.dtype)
         if y.size:
             args = (x, w, self._bias(b, w), y, *self._conv_args(x.shape, w.shape, stride, padding))
-            if fast:
+            if naive:
+                self._launch("conv2d.cu", "conv2d_forward_naive", x.dtype, (blocks_for(y.size),), (THREADS,), *args)
+            else:
                 grid = (blocks_for(N * Ho * Wo, GEMM_TILE), blocks_for(K, GEMM_TILE))
                 self._launch("conv2d.cu", "conv2d_forward_fast", x.dtype, grid, (THREADS,), *args)
-            else:
-                self._launch("conv2d.cu", "conv2d_forward_simple", x.dtype, (blocks_for(y.size),), (THREADS,), *args)
         return y
 
-    def conv2d_forward_simple(self, x, w, b, stride: tuple, padding: tuple):
-        """conv2d_forward with one thread per output element."""
-        return self.conv2d_forward(x, w, b, stride, padding, fast=False)
+    def conv2d_backward_input(self, g, w, x_shape: tuple, stride: tuple, padding: tuple):
+        """dL/dx (N, C, H, W) from g = dL/dy (N, K, Ho, Wo) and w (K, C, kh, kw): a gather (each thread sums
+        input pixels, no atomics), by implicit GEMM."""
+        return self._conv2d_backward_input(g, w, x_shape, stride, padding, naive=False)
 
-    def conv2d_backward_input(self, g, w, x_shape: tuple, stride: tuple, padding: tuple, fast: bool = True):
-        """dL/dx (N, C, H, W) from g = dL/dy (N, K, Ho, Wo) and w (K, C, kh, kw): a gather, one thread per pixel."""
+    def conv2d_backward_input_naive(self, g, w, x_shape: tuple, stride: tuple, padding: tuple):
+        """conv2d_backward_input with one thread per input pixel."""
+        return self._conv2d_backward_input(g, w, x_shape, stride, padding, naive=True)
+
+    def _conv2d_backward_input(self, g, w, x_shape: tuple, stride: tuple, padding: tuple, naive: bool):
         g, w = self._contiguous(g, w)
         N, C, H, W = x_shape
         dx = self.runtime.empty((N, C, H, W), g.dtype)
         if dx.size:
             args = (g, w, dx, *self._conv_args(x_shape, w.shape, stride, padding))
-            if fast:
+            if naive:
+                self._launch("conv2d.cu", "conv2d_backward_input_naive", g.dtype, (blocks_for(dx.size),),
+                             (THREADS,), *args)
+            else:
                 grid = (blocks_for(N * H * W, GEMM_TILE), blocks_for(C, GEMM_TILE))
                 self._launch("conv2d.cu", "conv2d_backward_input_fast", g.dtype, grid, (THREADS,), *args)
-            else:
-                self._launch("conv2d.cu", "conv2d_backward_input_simple", g.dtype, (blocks_for(dx.size),),
-                             (THREADS,), *args)
         return dx
 
-    def conv2d_backward_input_simple(self, g, w, x_shape: tuple, stride: tuple, padding: tuple):
-        return self.conv2d_backward_input(g, w, x_shape, stride, padding, fast=False)
-
-    def conv2d_backward_weight(self, g, x, w_shape: tuple, stride: tuple, padding: tuple, fast: bool = True):
-        """dL/dw (K, C, kh, kw) from g = dL/dy and x; split over blocks, the parts summed in order."""
+    def conv2d_backward_weight(self, g, x, w_shape: tuple, stride: tuple, padding: tuple):
+        """dL/dw (K, C, kh, kw) from g = dL/dy (N, K, Ho, Wo) and x (N, C, H, W) by implicit GEMM; the long
+        reduction split over blocks, the parts summed in order."""
         g, x = self._contiguous(g, x)
         N, C, H, W = x.shape
         K, _, kh, kw = w_shape
         Ho, Wo = g.shape[2], g.shape[3]
         dw = self.runtime.empty((K, C, kh, kw), x.dtype)
         args = self._conv_args(x.shape, w_shape, stride, padding)
-        if not fast:
-            self._launch("conv2d.cu", "conv2d_backward_weight_simple", x.dtype, (blocks_for(dw.size),), (THREADS,),
-                         g, x, dw, *args)
-            return dw
         splits = weight_grad_splits(K, C * kh * kw, N * Ho * Wo)
         parts = dw if splits == 1 else self.runtime.empty((splits, *dw.shape), x.dtype)
         grid = (blocks_for(C * kh * kw, GEMM_TILE), blocks_for(K, GEMM_TILE), splits)
@@ -214,8 +220,13 @@ class CudaKernels:
                          np.int32(splits), np.int64(dw.size))
         return dw
 
-    def conv2d_backward_weight_simple(self, g, x, w_shape: tuple, stride: tuple, padding: tuple):
-        return self.conv2d_backward_weight(g, x, w_shape, stride, padding, fast=False)
+    def conv2d_backward_weight_naive(self, g, x, w_shape: tuple, stride: tuple, padding: tuple):
+        """conv2d_backward_weight with one thread per weight element."""
+        g, x = self._contiguous(g, x)
+        dw = self.runtime.empty(tuple(w_shape), x.dtype)
+        self._launch("conv2d.cu", "conv2d_backward_weight_naive", x.dtype, (blocks_for(dw.size),), (THREADS,),
+                     g, x, dw, *self._conv_args(x.shape, w_shape, stride, padding))
+        return dw
 
     def conv2d_backward_bias(self, g):
         """dL/db (K,) = g summed over batch and space; one block per output channel."""
@@ -228,26 +239,9 @@ class CudaKernels:
         return db
 
     def conv2d_backward_params(self, g, x, w_shape: tuple, stride: tuple, padding: tuple, bias: bool = True):
-        """(dL/dw, dL/db or None), as the Numba kernel of the same name."""
+        """(dL/dw, dL/db or None): conv2d_backward_weight and conv2d_backward_bias."""
         dw = self.conv2d_backward_weight(g, x, w_shape, stride, padding)
         return dw, (self.conv2d_backward_bias(g) if bias else None)
-
-    def table(self) -> SimpleNamespace:
-        """The kernel table of a Device: the same names as the CPU one (see minircan/device.py)."""
-        return SimpleNamespace(
-            conv2d_forward=self.conv2d_forward,
-            conv2d_backward_input=self.conv2d_backward_input,
-            conv2d_backward_params=self.conv2d_backward_params,
-            conv2d_backward_bias=self.conv2d_backward_bias,
-            relu_forward=self.relu_forward,
-            relu_backward=self.relu_backward,
-            sigmoid_forward=self.sigmoid_forward,
-            sigmoid_backward=self.sigmoid_backward,
-            avg_pool_forward=self.avg_pool_forward,
-            avg_pool_backward=self.avg_pool_backward,
-            pixel_shuffle=self.pixel_shuffle,
-            pixel_unshuffle=self.pixel_unshuffle,
-        )
 
 
 def _ints(*values: int) -> tuple:

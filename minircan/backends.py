@@ -25,6 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .kernels.table import KernelTable
 
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
 WINOGRAD_TILES = (2, 4)
@@ -44,11 +48,11 @@ def check() -> None:
         raise ValueError(f"minircan.backends.winograd_tile is {winograd_tile!r}; set it to 2 or 4")
 
 
-def conv_algorithm_for(kernels, w_shape: tuple, stride: tuple) -> str:
+def conv_algorithm_for(kernels: KernelTable, w_shape: tuple, stride: tuple) -> str:
     """The algorithm that computes a convolution of weight shape w_shape at this stride, on the device whose
-    kernel table is ``kernels``: 'winograd' or 'im2col'."""
+    kernel table is ``kernels`` (Winograd only where ``kernels.has_winograd``): 'winograd' or 'im2col'."""
     check()
-    if conv_algorithm == "im2col" or getattr(kernels, "conv2d_winograd_forward", None) is None:
+    if conv_algorithm == "im2col" or not kernels.has_winograd:
         return "im2col"
     if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1):
         return "im2col"

@@ -1,20 +1,24 @@
 """Devices: the one place that knows where arrays live and which kernels compute on them.
 
 A ``Device`` owns an array module (``xp``: NumPy on the CPU, CuPy on a GPU) and a kernel table (the
-forward and backward kernels of every op). Ops ask their tensors' device for both and never branch on the
-device themselves, so a new backend is a new table, nothing more:
+forward and backward kernels of every op: an object implementing ``KernelTable``, kernels/table.py). Ops ask
+their tensors' device for both and never branch on the device themselves, so a new backend is a new table,
+nothing more:
 
-- ``cpu``: NumPy arrays, the Numba kernels;
-- ``cuda``: CuPy arrays, the CUDA C kernels of kernels/*.cu launched by kernels/cuda.py through CuPy;
-  made on first use, and only where ``minircan.cuda.is_available()``.
+- ``cpu``: NumPy arrays, the Numba kernels (``NumbaKernels``, kernels/cpu.py);
+- ``cuda``: CuPy arrays, the CUDA C kernels of kernels/*.cu launched through CuPy (``CudaKernels``,
+  kernels/cuda.py); made on first use, and only where ``minircan.cuda.is_available()``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 import numpy as np
+
+from .kernels.cpu import NumbaKernels
+from .kernels.table import KernelTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,7 +27,7 @@ class Device:
 
     name: str
     xp: ModuleType
-    kernels: SimpleNamespace
+    kernels: KernelTable
 
     def __repr__(self) -> str:
         return f"device(type='{self.name}')"
@@ -36,28 +40,6 @@ class Device:
         return np.asarray(array) if self.xp is np else self.xp.asnumpy(array)
 
 
-def _cpu_kernels() -> SimpleNamespace:
-    from . import kernels as k
-
-    return SimpleNamespace(
-        conv2d_forward=k.conv2d.forward,
-        conv2d_backward_input=k.conv2d.backward_input,
-        conv2d_backward_params=k.conv2d.backward_params,
-        conv2d_backward_bias=k.conv2d.backward_bias,
-        conv2d_winograd_forward=k.winograd.forward,
-        conv2d_winograd_backward_input=k.winograd.backward_input,
-        conv2d_winograd_backward_params=k.winograd.backward_params,
-        relu_forward=k.relu.forward,
-        relu_backward=k.relu.backward,
-        sigmoid_forward=k.sigmoid.forward,
-        sigmoid_backward=k.sigmoid.backward,
-        avg_pool_forward=k.avg_pool.forward,
-        avg_pool_backward=k.avg_pool.backward,
-        pixel_shuffle=k.pixel_shuffle.pixel_shuffle,
-        pixel_unshuffle=k.pixel_shuffle.pixel_unshuffle,
-    )
-
-
 def _cuda_device() -> Device:
     from . import cuda
     from .kernels.cuda import CudaKernels
@@ -67,10 +49,10 @@ def _cuda_device() -> Device:
     if reason is not None:
         raise RuntimeError(f"device 'cuda' is not available: {reason}")
     runtime = CupyRuntime()
-    return Device("cuda", runtime.xp, CudaKernels(runtime).table())
+    return Device("cuda", runtime.xp, CudaKernels(runtime))
 
 
-cpu = Device("cpu", np, _cpu_kernels())
+cpu = Device("cpu", np, NumbaKernels())
 _devices = {"cpu": cpu}
 
 

@@ -47,21 +47,30 @@ def torch_conv(x, w, b, g, stride, padding):
     return y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()
 
 
+def conv_kernels(kernels, fast: bool = True) -> tuple:
+    """(forward, input gradient, weight gradient) of a CudaKernels: the implicit-GEMM ones, or the naive ones
+    (one thread per output element)."""
+    if fast:
+        return kernels.conv2d_forward, kernels.conv2d_backward_input, kernels.conv2d_backward_weight
+    return kernels.conv2d_forward_naive, kernels.conv2d_backward_input_naive, kernels.conv2d_backward_weight_naive
+
+
 def check_conv2d(kernels, put, get, case, dtype, fast: bool = True) -> None:
-    """Forward and the three gradients of one case, fast or simple kernels, against PyTorch and Numba."""
+    """Forward and the three gradients of one case, fast or naive kernels, against PyTorch and Numba."""
     x, w, b, g, s, p = conv_data(case, dtype)
     y_ref, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, g, s, p)
     X, W, B, G = (put(a) for a in (x, w, b, g))
-    what = f"{'fast' if fast else 'simple'} {case} {np.dtype(dtype).name}"
-    y = get(kernels.conv2d_forward(X, W, B, s, p, fast=fast))
+    what = f"{'fast' if fast else 'naive'} {case} {np.dtype(dtype).name}"
+    forward, backward_input, backward_weight = conv_kernels(kernels, fast)
+    y = get(forward(X, W, B, s, p))
     assert_close(y, y_ref, dtype, f"conv2d forward {what} vs torch")
     assert_close(y, numba_conv.forward(x, w, b, s, p), dtype, f"conv2d forward {what} vs numba")
-    assert_close(get(kernels.conv2d_forward(X, W, None, s, p, fast=fast)), y_ref - b.reshape(1, -1, 1, 1), dtype,
+    assert_close(get(forward(X, W, None, s, p)), y_ref - b.reshape(1, -1, 1, 1), dtype,
                  f"conv2d forward without bias {what}")
-    dx = get(kernels.conv2d_backward_input(G, W, x.shape, s, p, fast=fast))
+    dx = get(backward_input(G, W, x.shape, s, p))
     assert_close(dx, dx_ref, dtype, f"conv2d input gradient {what} vs torch")
     assert_close(dx, numba_conv.backward_input(g, w, x.shape, s, p), dtype, f"conv2d input gradient {what} vs numba")
-    dw = get(kernels.conv2d_backward_weight(G, X, w.shape, s, p, fast=fast))
+    dw = get(backward_weight(G, X, w.shape, s, p))
     assert_close(dw, dw_ref, dtype, f"conv2d weight gradient {what} vs torch")
     assert_close(dw, numba_conv.backward_weight(g, x, w.shape, s, p), dtype, f"conv2d weight gradient {what} vs numba")
     assert_close(get(kernels.conv2d_backward_bias(G)), db_ref, dtype, f"conv2d bias gradient {what}")

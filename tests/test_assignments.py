@@ -203,7 +203,7 @@ STUB_CALLS = textwrap.dedent("""
     k = CudaKernels(EmulatorRuntime())
     cuda = {"sigmoid_forward": k.sigmoid_forward(np.ones(5)),
             "sigmoid_backward": k.sigmoid_backward(np.ones(5), np.ones(5)),
-            "conv2d_forward_simple": k.conv2d_forward_simple(x4, w4, b, (1, 1), (0, 0)),
+            "conv2d_forward_naive": k.conv2d_forward_naive(x4, w4, b, (1, 1), (0, 0)),
             "avg_pool_forward": k.avg_pool_forward(x4)}
     print(json.dumps({"messages": messages, "cuda_all_nan": {n: bool(np.isnan(v).all()) for n, v in cuda.items()},
                       "file": minircan.__file__}))
@@ -407,7 +407,7 @@ PLANTS = [
     Plant("CUDA sigmoid with its two branches swapped", "6", "kernels/sigmoid.cu",
           "y[i] = v >= T(0) ? r : e * r;", "y[i] = v >= T(0) ? e * r : r;", "sigmoid_forward"),
     Plant("CUDA conv2d adds the padding instead of subtracting it", "6", "kernels/conv2d.cu",
-          "const int h = ho * s.sh - s.ph + i;", "const int h = ho * s.sh + s.ph + i;", "conv2d_forward_simple"),
+          "const int h = ho * s.sh - s.ph + i;", "const int h = ho * s.sh + s.ph + i;", "conv2d_forward_naive"),
     Plant("block_sum without the barrier between its rounds", "6", "kernels/block_reduce.cuh",
           "partial[threadIdx.x + half];\n        __syncthreads();\n", "partial[threadIdx.x + half];\n",
           "avg_pool_forward"),

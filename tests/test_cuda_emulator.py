@@ -20,6 +20,7 @@ from cuda_checks import (
     check_relu_sigmoid,
     check_sigmoid_extremes,
     conv_data,
+    conv_kernels,
     torch_conv,
 )
 from hypothesis import given
@@ -49,7 +50,7 @@ def kernels():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("fast", [True, False], ids=["fast", "simple"])
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "naive"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=[str(c[:7]) for c in CONV_CASES])
 def test_conv2d(kernels, case, fast, dtype):
     check_conv2d(kernels, same, same, case, dtype, fast=fast)
@@ -96,7 +97,7 @@ def test_kernels_refuse_other_dtypes(kernels):
 def test_tiny_rcan_through_the_cuda_kernels_matches_the_cpu(kernels):
     """A Device whose kernel table is the CUDA one (run by the emulator, arrays in NumPy): the ops, modules
     and optimiser use it as they would use a GPU's, and must give what the CPU gives."""
-    emulated = minircan.Device("cuda", np, kernels.table())
+    emulated = minircan.Device("cuda", np, kernels)
     results = []
     for dev in (minircan.device("cpu"), emulated):
         minircan.manual_seed(0)
@@ -295,7 +296,7 @@ def test_every_source_is_listed_and_every_launch_names_a_real_kernel():
 
 
 def test_operands_on_different_devices_are_refused(kernels):
-    emulated = minircan.Device("cuda", np, kernels.table())
+    emulated = minircan.Device("cuda", np, kernels)
     a = minircan.tensor(np.ones((2, 3)))
     b = minircan.tensor(np.ones((2, 3)), device=emulated)
     with pytest.raises(ValueError, match="different devices"):
@@ -314,7 +315,7 @@ def test_the_benchmark_runs_every_kernel_case_through_the_cuda_table(kernels):
     algorithm: its rows are the CPU's alone.)"""
     from minircan import bench
 
-    emulated = minircan.Device("cuda", np, kernels.table())
+    emulated = minircan.Device("cuda", np, kernels)
     gpu_cases = bench.kernel_cases(1, 4, 5, dtype=np.float64, with_torch=False, device=emulated)
     cpu_cases = bench.kernel_cases(1, 4, 5, dtype=np.float64, with_torch=False, device="cpu")
     cpu_cases = [c for c in cpu_cases if "winograd" not in c.name]
@@ -332,14 +333,15 @@ def test_the_benchmark_runs_every_kernel_case_through_the_cuda_table(kernels):
 @given(case=conv_cases())
 def test_conv2d_over_the_cpu_tests_sweep(kernels, case, dtype):
     """The shapes, strides, paddings and non-contiguous inputs of tests/test_kernels_conv2d.py, against
-    PyTorch, for the fast and the simple CUDA kernels."""
+    PyTorch, for the fast and the naive CUDA kernels."""
     x, w, b, g, s, p = conv_sweep_data(case, dtype)
     y, dx, dw, db = torch_conv(*(np.ascontiguousarray(a) for a in (x, w, b, g)), s, p)
     for fast in (True, False):
-        what = "fast" if fast else "simple"
-        assert_close(kernels.conv2d_forward(x, w, b, s, p, fast=fast), y, dtype, f"{what} forward")
-        assert_close(kernels.conv2d_backward_input(g, w, x.shape, s, p, fast=fast), dx, dtype, f"{what} input grad")
-        assert_close(kernels.conv2d_backward_weight(g, x, w.shape, s, p, fast=fast), dw, dtype, f"{what} weight grad")
+        what = "fast" if fast else "naive"
+        forward, backward_input, backward_weight = conv_kernels(kernels, fast)
+        assert_close(forward(x, w, b, s, p), y, dtype, f"{what} forward")
+        assert_close(backward_input(g, w, x.shape, s, p), dx, dtype, f"{what} input grad")
+        assert_close(backward_weight(g, x, w.shape, s, p), dw, dtype, f"{what} weight grad")
     assert_close(kernels.conv2d_backward_bias(g), db, dtype, "bias gradient")
 
 
@@ -353,7 +355,7 @@ def test_elementwise_over_the_cpu_tests_sweep(kernels, shape, seed, dtype):
 def test_summary_and_inference_run_on_the_models_device(kernels):
     from minircan.inference import upscale_whole
 
-    emulated = minircan.Device("cuda", np, kernels.table())
+    emulated = minircan.Device("cuda", np, kernels)
     model = minircan.models.RCAN.from_config("tiny", scale=2).to(emulated)
     assert model.summary((1, 3, 6, 6)).total_params == 36_299
     lr = np.random.default_rng(0).uniform(0, 255, (3, 6, 7)).astype(np.float32)

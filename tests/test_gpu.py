@@ -42,7 +42,7 @@ def gpu():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("fast", [True, False], ids=["fast", "simple"])
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "naive"])
 @pytest.mark.parametrize("case", CONV_CASES + [(16, 64, 48, 48, 64, 3, 3, (1, 1), (1, 1))],
                          ids=[str(c[:7]) for c in CONV_CASES] + ["paper-layer"])
 def test_conv2d(gpu, case, fast, dtype):

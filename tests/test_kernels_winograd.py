@@ -179,9 +179,14 @@ def test_auto_picks_winograd_for_3x3_stride_1_with_enough_channels():
         assert backends.conv_algorithm_for(k, (8, 4, 3, 3), (1, 2)) == "im2col"
     with backends.flags(conv_algorithm="im2col"):
         assert backends.conv_algorithm_for(k, (8, 64, 3, 3), (1, 1)) == "im2col"
-    from types import SimpleNamespace
+    from minircan.kernels.cuda import CudaKernels
+    from minircan.kernels.emulator import EmulatorRuntime
 
-    assert backends.conv_algorithm_for(SimpleNamespace(), (8, 64, 3, 3), (1, 1)) == "im2col"  # a table without it
+    cuda = CudaKernels(EmulatorRuntime())  # a table without Winograd
+    assert not cuda.has_winograd and k.has_winograd
+    assert backends.conv_algorithm_for(cuda, (8, 64, 3, 3), (1, 1)) == "im2col"
+    with backends.flags(conv_algorithm="winograd"):
+        assert backends.conv_algorithm_for(cuda, (8, 64, 3, 3), (1, 1)) == "im2col"
 
 
 def test_flags_restore_and_bad_values():

@@ -1,5 +1,5 @@
 """Task 6: CUDA kernels (kernels/sigmoid.cu, kernels/conv2d.cu, kernels/avg_pool.cu, kernels/block_reduce.cuh):
-sigmoid forward and backward, the simple conv2d forward (one thread per output element), and a block
+sigmoid forward and backward, the naive conv2d forward (one thread per output element), and a block
 reduction in shared memory: block_sum (a tree with __syncthreads() between its levels) and the global
 average pooling that feeds it (a stride loop over each plane's pixels, one block of 256 threads a plane).
 
@@ -45,11 +45,11 @@ def test_sigmoid_handles_a_size_that_is_not_a_multiple_of_the_block(kernels):
     check_close(y, 1 / (1 + np.exp(-x)), "CUDA sigmoid_forward of 257 elements (two blocks, the last one mostly idle)")
 
 
-def test_conv2d_forward_simple(kernels):
+def test_conv2d_forward_naive(kernels):
     for c in cases("conv2d"):
         stride, padding = stride_padding(c)
-        y = kernels.conv2d_forward_simple(c["x"], c["w"], c.get("b"), stride, padding)
-        check_close(y, c["y"], f"CUDA conv2d_forward_simple, {describe_conv(c)}")
+        y = kernels.conv2d_forward_naive(c["x"], c["w"], c.get("b"), stride, padding)
+        check_close(y, c["y"], f"CUDA conv2d_forward_naive, {describe_conv(c)}")
 
 
 def test_avg_pool_forward_reduces_each_plane_in_a_block(kernels):
