@@ -18,6 +18,21 @@ if settings is not None:
     settings.register_profile("minircan", deadline=None, max_examples=25, derandomize=True)
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "minircan"))
 
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n 2``), BLAS and PyTorch's OpenMP run one thread per worker process.
+
+    Two workers already fill the two cores; OpenBLAS's and OpenMP's threads spin while they wait, so with
+    two each they take the cores from the other worker (measured on this project's 2-core machine under
+    load: 10 tiny training steps took 80.9 s with 2 BLAS threads, 10.1 s with 1). Set here, in the
+    controller, before the workers (and the subprocesses the tests start) are launched, so they inherit it.
+    Numba keeps its threads: the parallel kernels are still tested with more than one thread.
+    """
+    if getattr(config.option, "numprocesses", None):
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+
+
 FLOAT64_TOL = 1e-10
 FLOAT32_TOL = 1e-5
 TOL = {np.float64: FLOAT64_TOL, np.float32: FLOAT32_TOL}

@@ -16,5 +16,5 @@ def test_readme_python_example_runs(capsys):
 
 def test_readme_set_up_commands():
     text = README.read_text()
-    assert "pip install '.[test]' && python -m pytest" in text
+    assert "pip install '.[test]' && python -m pytest -n 2 --dist loadscope" in text
     assert "python -m minircan.train --tiny" in text
