@@ -62,14 +62,15 @@ def measure(framework: str, one_thread: bool, config: str, threads: int, batch: 
 
 def run_contention(loads: tuple[int, ...], threads: int, batch: int, patch: int, scale: int, steps: int,
                    config: str = "tiny", with_torch: bool = True, conv_algorithm: str = "auto") -> list[dict]:
-    """One row per (variant, load): {variant, load, step_s (mean), median_s}."""
+    """One row per (variant, load): {variant, load, step_s (mean), median_s, threads (Numba's; None for PyTorch)}."""
     variants = [v for v in VARIANTS if with_torch or v[1] != "torch"]
     rows = []
     for k in loads:
         with Neighbours(k):
             for label, framework, one in variants:
                 r = measure(framework, one, config, threads, batch, patch, scale, steps, conv_algorithm)
-                rows.append(dict(variant=label, load=k, step_s=r["mean_s"], median_s=r["step_s"]))
+                rows.append(dict(variant=label, load=k, step_s=r["mean_s"], median_s=r["step_s"],
+                                 threads=r.get("threads")))
     return rows
 
 

@@ -80,6 +80,10 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
     t0 = time.perf_counter()
     median = median_time(step, steps, warmup=0, sync=device_sync(device))
     result = dict(step_s=median, mean_s=(time.perf_counter() - t0) / steps, peak_rss_mb=peak_rss_mb())
+    if framework != "torch":
+        import numba
+
+        result["threads"] = numba.config.NUMBA_NUM_THREADS  # the pool's size, fixed when Numba loaded
     if device == "cuda":
         if framework == "torch":
             import torch
