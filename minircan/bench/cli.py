@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"conv {args.conv_algorithms[0]}), mean of {steps} steps after one warm-up, with k busy "
                   f"processes; default threads = {args.threads}", flush=True)
             rows = run_contention(CONTENTION_LOADS, args.threads, args.batch, args.size, args.scale, steps,
-                                  with_torch=not args.no_torch, conv_algorithm=args.conv_algorithms[0])
+                                  with_torch=not args.no_torch, conv_algorithm=args.conv_algorithms[0],
+                                  progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
             print(format_contention(rows, CONTENTION_LOADS), flush=True)
         return 0
     if not args.no_kernels:

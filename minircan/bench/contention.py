@@ -1,15 +1,18 @@
 """Speed under contention: ``python -m minircan.bench --contention``.
 
 The tiny training step, timed while 0, 1 and 3 busy processes (plain Python loops spinning on a core,
-started and killed by the bench) compete for the cores: minircan with its default threads and with one
-thread (NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, set before the worker imports anything), PyTorch with its
-default threads and with one. Printed: seconds per step (the mean over the timed steps: a training run pays
-for the slow steps too), the slowdown (time with k neighbours / time with none) and, for each framework, the
-ratio default threads / one thread at each load.
+started and killed by the bench) compete for the cores: minircan with its default threads, with one thread
+(NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, set before the worker imports anything) and with Numba's
+default threads but BLAS on one thread (OPENBLAS_NUM_THREADS=1); PyTorch with its default threads and with
+one. Printed: seconds per step (the mean over the timed steps: a training run pays for the slow steps
+too), the slowdown (time with k neighbours / time with none) and, for each, the ratio to one thread at
+each load.
 
 Why it matters: a thread pool assumes it owns the cores. With a neighbour, one of its threads is
 descheduled for a time slice while the others wait for it at the end of every parallel region (a barrier),
-so many short regions cost a time slice each. One thread never waits for another.
+so many short regions cost a time slice each. One thread never waits for another. OpenBLAS splits each
+product statically between its threads and puts them to sleep between calls; Numba's TBB layer steals
+work, so a thread that is not running is not waited for unless it holds a piece of the loop.
 """
 
 from __future__ import annotations
@@ -18,16 +21,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 from .common import run_worker
 
 SPIN = "while True: pass"
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-VARIANTS = (  # (label, framework, one thread?)
-    ("minircan, default threads", "minircan", False),
-    ("minircan, one thread", "minircan", True),
-    ("PyTorch, default threads", "torch", False),
-    ("PyTorch, one thread", "torch", True),
+BLAS_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+VARIANTS = (  # (label, framework, threads: "default" | "one" | "blas one": Numba's default threads, BLAS on one)
+    ("minircan, default threads", "minircan", "default"),
+    ("minircan, one thread", "minircan", "one"),
+    ("minircan, BLAS on one thread", "minircan", "blas one"),
+    ("PyTorch, default threads", "torch", "default"),
+    ("PyTorch, one thread", "torch", "one"),
 )
 
 
@@ -51,26 +57,32 @@ class Neighbours:
         return False
 
 
-def measure(framework: str, one_thread: bool, config: str, threads: int, batch: int, patch: int, scale: int,
+def measure(framework: str, mode: str, config: str, threads: int, batch: int, patch: int, scale: int,
             steps: int, conv_algorithm: str = "auto") -> dict:
-    """One training-step measurement in a fresh process (see ``train_step.train_step_worker``)."""
-    env = dict(os.environ, **ONE_THREAD) if one_thread else None
+    """One training-step measurement in a fresh process (see ``train_step.train_step_worker``); ``mode``:
+    "default" threads, "one" thread, or "blas one": Numba's threads as by default, BLAS on one thread."""
+    env = {"default": None, "one": dict(os.environ, **ONE_THREAD),
+           "blas one": dict(os.environ, **BLAS_ONE_THREAD)}[mode]
+    one_thread = mode == "one"
     return run_worker(["--worker", framework, config, "--threads", str(1 if one_thread else threads), "--batch",
                        str(batch), "--size", str(patch), "--scale", str(scale), "--steps", str(steps),
                        "--conv-algorithms", conv_algorithm], env=env)
 
 
 def run_contention(loads: tuple[int, ...], threads: int, batch: int, patch: int, scale: int, steps: int,
-                   config: str = "tiny", with_torch: bool = True, conv_algorithm: str = "auto") -> list[dict]:
+                   config: str = "tiny", with_torch: bool = True, conv_algorithm: str = "auto",
+                   progress: Callable[[str], object] | None = None) -> list[dict]:
     """One row per (variant, load): {variant, load, step_s (mean), median_s, threads (Numba's; None for PyTorch)}."""
     variants = [v for v in VARIANTS if with_torch or v[1] != "torch"]
     rows = []
     for k in loads:
         with Neighbours(k):
-            for label, framework, one in variants:
-                r = measure(framework, one, config, threads, batch, patch, scale, steps, conv_algorithm)
+            for label, framework, mode in variants:
+                r = measure(framework, mode, config, threads, batch, patch, scale, steps, conv_algorithm)
                 rows.append(dict(variant=label, load=k, step_s=r["mean_s"], median_s=r["step_s"],
                                  threads=r.get("threads")))
+                if progress is not None:
+                    progress(f"{k} busy, {label}: {r['mean_s']:.3f} s/step")
     return rows
 
 
@@ -85,8 +97,9 @@ def format_contention(rows: list[dict], loads: tuple[int, ...]) -> str:
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     lines += ["", "| default threads / one thread | " + " | ".join(f"{k} busy" for k in loads) + " |",
               "|---|" + "---:|" * len(loads)]
-    for fw in ("minircan", "PyTorch"):
-        d, o = f"{fw}, default threads", f"{fw}, one thread"
-        if (d, loads[0]) in t:
+    for fw, d in (("minircan", "minircan, default threads"), ("minircan, BLAS on one thread", None),
+                  ("PyTorch", "PyTorch, default threads")):
+        d, o = d or fw, f"{fw.split(',')[0]}, one thread"
+        if (d, loads[0]) in t and (o, loads[0]) in t:
             lines.append(f"| {fw} | " + " | ".join(f"{t[(d, k)] / t[(o, k)]:.2f}x" for k in loads) + " |")
     return "\n".join(lines)
