@@ -56,6 +56,11 @@ cpu = Device("cpu", np, NumbaKernels())
 _devices = {"cpu": cpu}
 
 
+def made_devices() -> list[Device]:
+    """The devices made so far in this program: cpu, and cuda once something asked for it."""
+    return list(_devices.values())
+
+
 def device(spec: str | Device = "cpu") -> Device:
     """The Device for 'cpu', 'cuda' (also 'cuda:0') or 'auto' (cuda where available, else cpu); a Device is
     returned as is."""

@@ -1,6 +1,10 @@
 """The benchmark runs end to end on a small shape and reports every kernel (speed is never asserted)."""
 
+import pytest
+
 from minircan import bench
+from minircan.bench import contention
+from minircan.bench.profile import profile_worker
 
 
 def test_bench_reports_every_kernel():
@@ -23,3 +27,51 @@ def test_bench_command_line(capsys):
     out = capsys.readouterr().out
     assert "| conv2d forward, im2col |" in out and "threads=" in out
     assert "| tiny (winograd) |" in out and "| tiny (im2col) |" in out and "| paper" not in out
+
+
+def test_bench_profile_prints_minircan_and_torch_tables(capsys):
+    assert bench.main(["--profile", "tiny", "--profile-steps", "1", "--batch", "1", "--size", "6",
+                       "--keep-blas-env"]) == 0
+    out = capsys.readouterr().out
+    for text in ("## tiny RCAN x2, batch 1 of 6x6", "Conv2d forward", "Conv2d backward", "conv2d_backward_input",
+                 "Adam.step", "engine overhead", "torch.profiler", "aten::"):
+        assert text in out, text
+    assert "| conv2d forward, im2col |" not in out  # --profile prints its tables instead of the kernel table
+
+
+def test_profile_worker_splits_the_step_into_parts_that_sum_to_its_wall_time():
+    r = profile_worker("minircan", "tiny", batch=1, patch=6, scale=2, steps=2)
+    parts = r["parts"]
+    assert r["plain_s"] > 0 and r["profiled_s"] == pytest.approx(parts["wall"])
+    assert all(parts[k] > 0 for k in ("forward", "backward", "optimizer", "engine", "kernels"))
+    assert parts["forward"] + parts["backward"] + parts["optimizer"] + parts["engine"] == pytest.approx(parts["wall"])
+    assert parts["kernels"] <= parts["forward"] + parts["backward"]
+
+
+def test_neighbours_spin_inside_the_block_and_are_killed_after_it():
+    with contention.Neighbours(2) as n:
+        procs = list(n.procs)
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+    assert all(p.returncode is not None for p in procs)
+    with pytest.raises(KeyboardInterrupt), contention.Neighbours(1) as n:
+        procs = list(n.procs)
+        raise KeyboardInterrupt
+    assert procs[0].returncode is not None
+
+
+def test_contention_rows_and_ratios(monkeypatch):
+    # The one-thread variant sets the thread counts in the environment before the worker imports anything,
+    # whatever the parent's environment says.
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    rows = contention.run_contention((0, 1), threads=1, batch=1, patch=6, scale=2, steps=1, with_torch=False)
+    variants = ["minircan, default threads", "minircan, one thread", "minircan, BLAS on one thread"]
+    assert [(r["variant"], r["load"]) for r in rows] == [(v, k) for k in (0, 1) for v in variants]
+    assert all(r["step_s"] > 0 and r["median_s"] > 0 for r in rows)
+    assert [r["threads"] for r in rows if r["variant"] == "minircan, one thread"] == [1, 1]
+    table = contention.format_contention(rows, (0, 1))
+    t = {(r["variant"], r["load"]): r["step_s"] for r in rows}
+    slow = t[("minircan, one thread", 1)] / t[("minircan, one thread", 0)]
+    assert f"| minircan, one thread | {t[('minircan, one thread', 0)]:.3f} | " in table and f"{slow:.2f}x" in table
+    r0, r1 = (t[("minircan, default threads", k)] / t[("minircan, one thread", k)] for k in (0, 1))
+    assert f"| minircan | {r0:.2f}x | {r1:.2f}x |" in table
+    assert "| minircan, BLAS on one thread | " in table.split("default threads / one thread")[1]
