@@ -55,9 +55,12 @@ from .random import manual_seed  # noqa: E402
 from . import cuda, functional, nn, optim  # noqa: E402
 from . import models  # noqa: E402
 from .checkpoint import load, save  # noqa: E402
+from . import backends, threads  # noqa: E402
+
+threads.apply_default()  # BLAS on one thread, Numba's loops on every core: see minircan/threads.py
 
 __all__ = [
-    "Device", "Function", "GradcheckError", "Tensor", "cuda", "device", "enable_grad", "functional", "gradcheck",
-    "is_grad_enabled", "kernels", "load", "manual_seed", "models", "nn", "no_grad", "ones", "optim", "rand",
-    "randn", "save", "tensor", "zeros",
+    "Device", "Function", "GradcheckError", "Tensor", "backends", "cuda", "device", "enable_grad", "functional",
+    "gradcheck", "is_grad_enabled", "kernels", "load", "manual_seed", "models", "nn", "no_grad", "ones", "optim",
+    "rand", "randn", "save", "tensor", "threads", "zeros",
 ]

@@ -63,15 +63,17 @@ def test_contention_rows_and_ratios(monkeypatch):
     # The one-thread variant sets the thread counts in the environment before the worker imports anything,
     # whatever the parent's environment says.
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
-    rows = contention.run_contention((0, 1), threads=1, batch=1, patch=6, scale=2, steps=1, with_torch=False)
-    variants = ["minircan, default threads", "minircan, one thread", "minircan, BLAS on one thread"]
+    rows = contention.run_contention((0, 1), threads=2, batch=1, patch=6, scale=2, steps=1, with_torch=False)
+    variants = ["minircan, default threads", "minircan, one thread", "minircan, BLAS on every core"]
     assert [(r["variant"], r["load"]) for r in rows] == [(v, k) for k in (0, 1) for v in variants]
     assert all(r["step_s"] > 0 and r["median_s"] > 0 for r in rows)
     assert [r["threads"] for r in rows if r["variant"] == "minircan, one thread"] == [1, 1]
+    blas = {r["variant"]: r["blas_threads"] for r in rows}  # minircan/threads.py's default reached each worker
+    assert blas == {"minircan, default threads": 1, "minircan, one thread": 1, "minircan, BLAS on every core": 2}
     table = contention.format_contention(rows, (0, 1))
     t = {(r["variant"], r["load"]): r["step_s"] for r in rows}
     slow = t[("minircan, one thread", 1)] / t[("minircan, one thread", 0)]
     assert f"| minircan, one thread | {t[('minircan, one thread', 0)]:.3f} | " in table and f"{slow:.2f}x" in table
     r0, r1 = (t[("minircan, default threads", k)] / t[("minircan, one thread", k)] for k in (0, 1))
     assert f"| minircan | {r0:.2f}x | {r1:.2f}x |" in table
-    assert "| minircan, BLAS on one thread | " in table.split("default threads / one thread")[1]
+    assert "| minircan, BLAS on every core | " in table.split("default threads / one thread")[1]

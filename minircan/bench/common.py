@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backends
 from ..device import device as get_device
+from ..threads import blas_threads
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2, sync: Callable[[], object] | None = None,
@@ -89,6 +90,7 @@ def environment(threads: int) -> str:
     parts = [f"threads={threads}", f"conv auto: winograd F({backends.winograd_tile}x{backends.winograd_tile}) for "
              f"3x3 stride 1 with >= {backends.WINOGRAD_MIN_CHANNELS} input channels, else im2col",
              f"numpy {np.__version__}", f"numba {numba.__version__} ({numba.threading_layer()} layer)",
+             f"BLAS threads {blas_threads()}",
              f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"]
     try:
         import torch

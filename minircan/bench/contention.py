@@ -1,12 +1,12 @@
 """Speed under contention: ``python -m minircan.bench --contention``.
 
 The tiny training step, timed while 0, 1 and 3 busy processes (plain Python loops spinning on a core,
-started and killed by the bench) compete for the cores: minircan with its default threads, with one thread
-(NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1, set before the worker imports anything) and with Numba's
-default threads but BLAS on one thread (OPENBLAS_NUM_THREADS=1); PyTorch with its default threads and with
-one. Printed: seconds per step (the mean over the timed steps: a training run pays for the slow steps
-too), the slowdown (time with k neighbours / time with none) and, for each, the ratio to one thread at
-each load.
+started and killed by the bench) compete for the cores: minircan with its default threads (Numba's loops on
+every core, BLAS on one thread: minircan/threads.py), with one thread (NUMBA_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1, set before the worker imports anything) and with BLAS on every core too
+(MINIRCAN_BLAS_THREADS, the default before this measurement); PyTorch with its default threads and with
+one. Printed: seconds per step (the mean over the timed steps: a training run pays for the slow steps too),
+the slowdown (time with k neighbours / time with none) and, for each, the ratio to one thread at each load.
 
 Why it matters: a thread pool assumes it owns the cores. With a neighbour, one of its threads is
 descheduled for a time slice while the others wait for it at the end of every parallel region (a barrier),
@@ -23,15 +23,15 @@ import sys
 import time
 from collections.abc import Callable
 
+from ..threads import BLAS_ENV
 from .common import run_worker
 
 SPIN = "while True: pass"
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-BLAS_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-VARIANTS = (  # (label, framework, threads: "default" | "one" | "blas one": Numba's default threads, BLAS on one)
+VARIANTS = (  # (label, framework, threads: "default" | "one" | "blas all": BLAS on every core too)
     ("minircan, default threads", "minircan", "default"),
     ("minircan, one thread", "minircan", "one"),
-    ("minircan, BLAS on one thread", "minircan", "blas one"),
+    ("minircan, BLAS on every core", "minircan", "blas all"),
     ("PyTorch, default threads", "torch", "default"),
     ("PyTorch, one thread", "torch", "one"),
 )
@@ -60,9 +60,10 @@ class Neighbours:
 def measure(framework: str, mode: str, config: str, threads: int, batch: int, patch: int, scale: int,
             steps: int, conv_algorithm: str = "auto") -> dict:
     """One training-step measurement in a fresh process (see ``train_step.train_step_worker``); ``mode``:
-    "default" threads, "one" thread, or "blas one": Numba's threads as by default, BLAS on one thread."""
+    "default" threads, "one" thread, or "blas all": Numba's threads as by default and BLAS on as many."""
     env = {"default": None, "one": dict(os.environ, **ONE_THREAD),
-           "blas one": dict(os.environ, **BLAS_ONE_THREAD)}[mode]
+           "blas all": dict({k: v for k, v in os.environ.items() if k not in BLAS_ENV},
+                            MINIRCAN_BLAS_THREADS=str(threads))}[mode]
     one_thread = mode == "one"
     return run_worker(["--worker", framework, config, "--threads", str(1 if one_thread else threads), "--batch",
                        str(batch), "--size", str(patch), "--scale", str(scale), "--steps", str(steps),
@@ -72,7 +73,8 @@ def measure(framework: str, mode: str, config: str, threads: int, batch: int, pa
 def run_contention(loads: tuple[int, ...], threads: int, batch: int, patch: int, scale: int, steps: int,
                    config: str = "tiny", with_torch: bool = True, conv_algorithm: str = "auto",
                    progress: Callable[[str], object] | None = None) -> list[dict]:
-    """One row per (variant, load): {variant, load, step_s (mean), median_s, threads (Numba's; None for PyTorch)}."""
+    """One row per (variant, load): {variant, load, step_s (mean), median_s, threads (Numba's), blas_threads}
+    (the last two None for PyTorch)."""
     variants = [v for v in VARIANTS if with_torch or v[1] != "torch"]
     rows = []
     for k in loads:
@@ -80,7 +82,7 @@ def run_contention(loads: tuple[int, ...], threads: int, batch: int, patch: int,
             for label, framework, mode in variants:
                 r = measure(framework, mode, config, threads, batch, patch, scale, steps, conv_algorithm)
                 rows.append(dict(variant=label, load=k, step_s=r["mean_s"], median_s=r["step_s"],
-                                 threads=r.get("threads")))
+                                 threads=r.get("threads"), blas_threads=r.get("blas_threads")))
                 if progress is not None:
                     progress(f"{k} busy, {label}: {r['mean_s']:.3f} s/step")
     return rows
@@ -97,7 +99,7 @@ def format_contention(rows: list[dict], loads: tuple[int, ...]) -> str:
         lines.append(f"| {v} | " + " | ".join(cells) + " |")
     lines += ["", "| default threads / one thread | " + " | ".join(f"{k} busy" for k in loads) + " |",
               "|---|" + "---:|" * len(loads)]
-    for fw, d in (("minircan", "minircan, default threads"), ("minircan, BLAS on one thread", None),
+    for fw, d in (("minircan", "minircan, default threads"), ("minircan, BLAS on every core", None),
                   ("PyTorch", "PyTorch, default threads")):
         d, o = d or fw, f"{fw.split(',')[0]}, one thread"
         if (d, loads[0]) in t and (o, loads[0]) in t:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import backends
+from .. import threads as threads_module
 from .common import device_sync, median_time, peak_rss_mb, run_worker, torch_gpu_reference
 
 TRAIN_STEPS = {"tiny": 20, "small": 10, "paper": 2}  # timed steps per configuration (after one warm-up)
@@ -84,6 +85,7 @@ def train_step_worker(framework: str, config: str, batch: int, patch: int, scale
         import numba
 
         result["threads"] = numba.config.NUMBA_NUM_THREADS  # the pool's size, fixed when Numba loaded
+        result["blas_threads"] = threads_module.blas_threads()
     if device == "cuda":
         if framework == "torch":
             import torch
