@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{', '.join(f'{v} {k}' for k, v in PROFILE_STEPS.items())})")
     parser.add_argument("--contention", action="store_true",
                         help="print instead the tiny training step's time with 0, 1 and 3 busy processes beside "
-                             "it: minircan (default threads, one thread, BLAS on every core) and PyTorch (default "
+                             "it: minircan (its usual threads, one thread, BLAS on every core) and PyTorch (its usual "
                              "threads, one thread)")
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--tiling-worker", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
