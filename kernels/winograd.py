@@ -109,6 +109,21 @@ def weight_transform(w: np.ndarray, G: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------
 
 
+@njit(cache=True)
+def _rows_times(M, s):
+    """t[a, :, :] = sum_i M[a, i] s[i, :, :]: a transform matrix applied down the first axis of a strip of
+    tiles (s: rows of the tiles x a phase x the tiles), its zero coefficients skipped."""
+    t = np.zeros((M.shape[0], s.shape[1], s.shape[2]), dtype=s.dtype)
+    for a in range(M.shape[0]):
+        for i in range(M.shape[1]):
+            coef = M[a, i]
+            if coef != 0:
+                for r in range(s.shape[1]):
+                    for k in range(s.shape[2]):
+                        t[a, r, k] += coef * s[i, r, k]
+    return t
+
+
 @njit(cache=True, parallel=True)
 def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
     """V[a alpha + b, c, (q - q0) TW + tw] = (B^T d B)[a, b] for the input tile d of tile (q, tw), channel c.
@@ -134,14 +149,7 @@ def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
                         wi = m * k + r - pw
                         if 0 <= wi < W:
                             s[i, r, k] = x[n, c, hi, wi]
-        t = np.zeros((alpha, m, nk), dtype=x.dtype)  # B^T down the columns
-        for a in range(alpha):
-            for i in range(alpha):
-                coef = BT[a, i]
-                if coef != 0:
-                    for r in range(m):
-                        for k in range(nk):
-                            t[a, r, k] += coef * s[i, r, k]
+        t = _rows_times(BT, s)  # B^T down the columns
         base = qi * TW
         for a in range(alpha):  # then B along each tile's rows
             for b in range(alpha):
@@ -211,14 +219,7 @@ def grad_transform(g, Z, AT, TH, TW, q0, q1):
                     wo = tw * m + j
                     if wo < Wo:
                         z[i, j, tw] = g[n, k, h0 + i, wo]
-        t = np.zeros((alpha, m, TW), dtype=g.dtype)  # A down the columns
-        for a in range(alpha):
-            for i in range(m):
-                coef = AT[i, a]
-                if coef != 0:
-                    for j in range(m):
-                        for tw in range(TW):
-                            t[a, j, tw] += coef * z[i, j, tw]
+        t = _rows_times(AT.T, z)  # A down the columns
         base = qi * TW
         out = np.empty(TW, dtype=g.dtype)
         for a in range(alpha):  # then A along each tile's rows

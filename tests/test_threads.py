@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from minircan import threads
+
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = "import numpy, minircan; print(minircan.threads.blas_threads())"  # NumPy first, as in most programs
 
 
 def blas_threads_after_import(**env) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
-                                                              "OMP_NUM_THREADS", "MINIRCAN_BLAS_THREADS")}
+    clean = {k: v for k, v in os.environ.items() if k not in (*threads.BLAS_ENV, threads.ENV)}
     clean["PYTHONPATH"] = os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-c", REPORT], capture_output=True, text=True, timeout=300,
                           env=dict(clean, **env), cwd=ROOT)
@@ -34,8 +35,6 @@ def test_a_bad_thread_count_is_a_clear_error():
 
 
 def test_set_blas_threads_and_back():
-    from minircan import threads
-
     before = threads.blas_threads()
     try:
         threads.set_blas_threads(2)
