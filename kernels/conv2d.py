@@ -40,7 +40,7 @@ from numba import njit, prange
 # ---------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def im2col(x, cols, kh, kw, sh, sw, ph, pw):
     """Copy the receptive fields of images x (n, C, H, W) into cols (n, C*kh*kw, Ho*Wo); padding reads as 0.
 
@@ -72,7 +72,7 @@ def im2col(x, cols, kh, kw, sh, sw, ph, pw):
     # END SOLUTION
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def col2im(cols, dx, kh, kw, sh, sw, ph, pw):
     """Adjoint of im2col: dx (n, C, H, W) = the sum of every cols entry at the pixel it was copied from.
 

@@ -6,7 +6,7 @@ so the op files stay plain functions a notebook can call, and this class is only
 
 from __future__ import annotations
 
-from . import avg_pool, conv2d, pixel_shuffle, relu, sigmoid, winograd
+from . import avg_pool, conv2d, conv2d_threads, pixel_shuffle, relu, sigmoid, winograd
 from .table import Array, WinogradKernelTable
 
 
@@ -14,14 +14,14 @@ class NumbaKernels(WinogradKernelTable):
     """The Numba kernels (NumPy arrays in and out), Winograd included. Shapes: see table.py."""
 
     def conv2d_forward(self, x: Array, w: Array, b: Array | None, stride: tuple, padding: tuple) -> Array:
-        return conv2d.forward(x, w, b, stride, padding)
+        return conv2d_threads.forward(x, w, b, stride, padding)
 
     def conv2d_backward_input(self, g: Array, w: Array, x_shape: tuple, stride: tuple, padding: tuple) -> Array:
-        return conv2d.backward_input(g, w, x_shape, stride, padding)
+        return conv2d_threads.backward_input(g, w, x_shape, stride, padding)
 
     def conv2d_backward_params(self, g: Array, x: Array, w_shape: tuple, stride: tuple, padding: tuple,
                                bias: bool = True) -> tuple:
-        return conv2d.backward_params(g, x, w_shape, stride, padding, bias)
+        return conv2d_threads.backward_params(g, x, w_shape, stride, padding, bias)
 
     def conv2d_backward_bias(self, g: Array) -> Array:
         return conv2d.backward_bias(g)

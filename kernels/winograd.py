@@ -44,11 +44,10 @@ blocks are summed in a fixed order.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
 from numba import njit, prange
+
+from . import thread_pool
 
 # ---------------------------------------------------------------------------------------------------
 # The transforms, F(m x m, 3 x 3): (A^T, G, B^T), Lavin and Gray's matrices.
@@ -384,27 +383,18 @@ def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: in
     return max(1, min(n_rows, BLOCK_BUDGET // max(1, per_row)))
 
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-
-
 def batched_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out[p] = a[p] @ b[p] for every transform point p, the points shared among Numba's threads.
+    """out[p] = a[p] @ b[p] for every transform point p, a run of points per job of the kernels' thread pool.
 
     Each product is small (64 x 64 by 64 x a few hundred at the paper's layer), and OpenBLAS runs a product that
     small on one thread (measured: CPU time = wall time), so one np.matmul over all points would leave the other
-    cores idle. NumPy releases the GIL inside the product, so Python threads each taking a run of points do
-    run in parallel; each point is still one product on one thread: the same bits whatever the thread count.
+    cores idle (thread_pool.py). Each point is still one product on one thread: the same bits whatever the
+    thread count.
     """
-    n = min(numba.get_num_threads(), a.shape[0])
-    if n <= 1:
-        np.matmul(a, b, out=out)
-        return
-    if n not in _pools:
-        _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minircan-winograd")
+    n = min(thread_pool.workers(), a.shape[0])
     edges = [a.shape[0] * i // n for i in range(n + 1)]
-    jobs = [_pools[n].submit(np.matmul, a[p0:p1], b[p0:p1], out=out[p0:p1]) for p0, p1 in zip(edges, edges[1:])]
-    for job in jobs:
-        job.result()
+    thread_pool.run([lambda p0=p0, p1=p1: np.matmul(a[p0:p1], b[p0:p1], out=out[p0:p1])
+                     for p0, p1 in zip(edges, edges[1:])])
 
 
 def _buffer(flat: np.ndarray, *shape: int) -> np.ndarray:

@@ -51,6 +51,7 @@ class Bug:
 
 
 CONV = "tests/test_kernels_conv2d.py::"
+THREADS = "tests/test_kernels_conv2d_threads.py::"
 CHUNKS = (CONV + "test_conv2d_lowered_in_several_chunks_matches_torch[float64]",)
 ELEM = "tests/test_kernels_elementwise.py::"
 AUTO = "tests/test_autograd.py::"
@@ -96,6 +97,23 @@ BUGS = [
     Bug("output width divided by the row stride", "kernels/conv2d.py",
         "(w + 2 * padding[1] - kw) // stride[1] + 1", "(w + 2 * padding[1] - kw) // stride[0] + 1",
         (CONV + "test_conv2d_matches_torch[float64]",)),
+    # ----- kernels/conv2d_threads.py: the batch in jobs, the input gradient as a conv --------------------------
+    Bug("threaded weight gradient keeps only the last job's sum", "kernels/conv2d_threads.py",
+        "dw = dw + dw_job", "dw = dw_job", (THREADS + "test_matches_torch_in_jobs[float64]",)),
+    Bug("the batch's last job is dropped", "kernels/conv2d_threads.py",
+        "    return list(zip(edges, edges[1:]))", "    return list(zip(edges, edges[1:-1])) or [(0, n)]",
+        (THREADS + "test_matches_torch_in_jobs[float64]",)),
+    Bug("jobs are cut by the thread count", "kernels/conv2d_threads.py",
+        "    count = -(-n // most)", "    count = max(-(-n // most), thread_pool.workers())",
+        (THREADS + "test_the_same_bits_on_one_thread_as_on_two",)),
+    Bug("input gradient as a conv flips the kernel in one axis only", "kernels/conv2d_threads.py",
+        "w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)", "w[:, :, ::-1, :].transpose(1, 0, 2, 3)",
+        (THREADS + "test_input_gradient_of_each_path_matches_torch_float64",)),
+    Bug("input gradient as a conv takes each axis's padding from the other", "kernels/conv2d_threads.py",
+        "(kh - 1 - padding[0], kw - 1 - padding[1])", "(kh - 1 - padding[1], kw - 1 - padding[0])",
+        (THREADS + "test_input_gradient_of_each_path_matches_torch_float64",)),
+    Bug("input gradient as a conv even where it does not pay (K > C)", "kernels/conv2d_threads.py",
+        "padding[1] <= kw - 1 and K <= C", "padding[1] <= kw - 1", (THREADS + "test_input_gradient_paths",)),
     # ----- elementwise kernels ---------------------------------------------------------------------------
     Bug("relu backward passes the gradient where the output is 0 (>= for >)", "kernels/relu.py",
         "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero",

@@ -2,7 +2,8 @@
 
 The model's pieces, kernels and backward walk are stand-ins here (oracles.py): this task grades the
 training step, on whether a short run of it reaches a PSNR gain over bicubic on the two validation
-photographs. The solution reaches +0.81 dB in this run (+1.24 dB with the full 2000-step recipe of train --tiny).
+photographs. The solution reaches +0.81 dB in this run (+1.45 dB with the full recipe of train --tiny: 4000 steps
+of 8 20x20 patches).
 """
 
 import hashlib
