@@ -23,7 +23,8 @@ output pixel into a column: cols[(c, i, j), (ho, wo)] = xpad[c, ho*sh + i, wo*sw
                                            input pixel it was copied from)
 The products go to BLAS through NumPy; the loops (im2col, col2im) are Numba. Working a few images at a
 time keeps the column buffer small (one image of C=64, 3x3, 48x48 fills 5.3 MB) so it stays in cache
-between the copy and the product, and it is allocated once per call, not per image.
+between the copy and the product, and it is allocated once per call, not per image. im2col and col2im
+release the GIL (``nogil``), so that conv2d_threads.py can run these kernels on a few images per thread.
 
 Determinism: every parallel loop below is over (image, input channel) pairs and each iteration writes
 only its own channel, so no two threads ever write the same element; sums run in a fixed order.

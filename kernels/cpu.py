@@ -1,7 +1,8 @@
 """The CPU's kernel table: the Numba kernels of this folder under the names of ``KernelTable`` (table.py).
 
-Each method hands its arguments to the op file that does the work (conv2d.py, winograd.py, relu.py, ...),
-so the op files stay plain functions a notebook can call, and this class is only the wiring.
+Each method hands its arguments to the op file that does the work (conv2d_threads.py, which runs conv2d.py's
+kernels on the batch in jobs; winograd.py, relu.py, ...), so the op files stay plain functions a notebook can
+call, and this class is only the wiring.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
 """How minircan shares the cores: Numba's parallel loops on every core, BLAS on one thread.
 
 Two thread pools work in a training step: Numba's (im2col, col2im, the elementwise kernels, the Winograd
-transforms) and OpenBLAS's (the matrix products). On a machine nobody else uses, giving both every core is
-fastest. On a shared one it is not: OpenBLAS splits each product statically between its threads and puts
-them to sleep between calls, so each of the few hundred products of a step waits until a descheduled
-thread gets the core back (Numba's TBB pool steals work, so it does not wait for a thread that holds no
-piece of the loop). Measured with ``python -m minircan.bench --contention`` (tiny training step, 2-core AMD
-EPYC, see the README), time per step against everything on one thread:
+transforms) and OpenBLAS's (the matrix products); a third, the kernels' own (kernels/thread_pool.py), shares
+the products among the cores by giving each of its threads whole products to run on one BLAS thread. On a
+machine nobody else uses, giving Numba and OpenBLAS every core is fastest. On a shared one it is not: OpenBLAS
+splits each product statically between its threads and puts them to sleep between calls, so each of the few
+hundred products of a step waits until a descheduled thread gets the core back (Numba's TBB pool steals work,
+so it does not wait for a thread that holds no piece of the loop). Measured with ``python -m minircan.bench
+--contention`` (tiny training step, 2-core AMD EPYC, see the README), time per step against everything on one
+thread:
 
     busy neighbours                    0       1       3
     BLAS on both threads (before)      0.79x   1.15x   2.22x

@@ -8,19 +8,12 @@ import numba
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close, noncontiguous
+from conftest import assert_close
 from hypothesis import assume, given
 from hypothesis import strategies as st
-
-from minircan.kernels import conv2d, thread_pool
+from minircan.kernels import thread_pool
 from minircan.kernels import conv2d_threads as CT
-
-
-def _torch(x, w, b, g, s, p):
-    tx, tw, tb = (torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in (x, w, b))
-    y = torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p)
-    y.backward(torch.tensor(g))
-    return y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy()
+from test_kernels_conv2d import _data, _torch  # the same cases' data and PyTorch's answers
 
 
 def _budget_for(images: int, rows: int, pixels: int, dtype) -> int:
@@ -52,19 +45,6 @@ def cases(draw):
     assume(kh <= h + 2 * ph and kw <= w + 2 * pw)
     return dict(n=n, c=c, out_c=out_c, h=h, w=w, kh=kh, kw=kw, stride=stride, pad=(ph, pw),
                 per_job=draw(st.integers(1, 3)), contiguous=draw(st.booleans()), seed=draw(st.integers(0, 2**31 - 1)))
-
-
-def _data(case, dtype):
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal((case["n"], case["c"], case["h"], case["w"])).astype(dtype)
-    w = rng.standard_normal((case["out_c"], case["c"], case["kh"], case["kw"])).astype(dtype)
-    b = rng.standard_normal(case["out_c"]).astype(dtype)
-    if not case["contiguous"]:
-        x, w = noncontiguous(x), noncontiguous(w)
-    s, p = case["stride"], case["pad"]
-    ho, wo = conv2d.output_size(case["h"], case["w"], case["kh"], case["kw"], s, p)
-    g = rng.standard_normal((case["n"], case["out_c"], ho, wo)).astype(dtype)
-    return x, w, b, g, s, p
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
