@@ -14,9 +14,11 @@ thread:
     BLAS on both threads (before)      0.79x   1.15x   2.22x
     BLAS on one thread (the default)   0.88x   1.06x   0.80x
 
-So minircan runs BLAS on one thread: 11 % slower on a quiet machine, never much slower than one thread
-under load. ``import minircan`` applies it (through threadpoolctl, at run time, so it holds whether NumPy
-was imported first or not) unless the environment already says how many threads OpenBLAS should use:
+So minircan runs BLAS on one thread: 11 % slower on a quiet machine then, never much slower than one thread
+under load. The kernels' thread pool took the 11 % back: with it, the default measured 0.75x / 1.33x / 0.64x
+of one thread's time (README, "Under contention"). ``import minircan`` sets BLAS to one thread (through
+threadpoolctl, at run time, so it holds whether NumPy was imported first or not) unless the environment
+already says how many threads OpenBLAS should use:
 
     MINIRCAN_BLAS_THREADS=2 python -m minircan.train --tiny    # BLAS on two threads
     minircan.threads.set_blas_threads(None)                    # BLAS's own default again, in a program
