@@ -30,16 +30,20 @@ The gradients:
   The same input transform, a "gradient transform" of g, and 36 products with a long inner dimension.
 
 The work goes by blocks of tile rows (a tile row: one image's m output rows): transform a block's input
-tiles (Numba, parallel over (channel, tile row)), multiply (BLAS), inverse-transform (Numba) while the
-block's V and M are still in cache; a block's buffers are about BLOCK_BUDGET bytes whatever the image size.
+tiles (Numba), multiply (BLAS), inverse-transform (Numba) while the block's V and M are still in cache; a
+block's buffers are about BLOCK_BUDGET bytes whatever the image size. Each block is a job of the kernels'
+thread pool (thread_pool.py), done start to end by one thread, so its V and M stay in that core's cache and
+the threads never wait for each other inside a block (measured at the paper's layer: forward 42 -> 33 ms,
+input gradient 40 -> 26-30 ms, weight gradient 43-50 -> 35-47 ms against the transforms on every thread
+and the products shared by transform point, side by side, the same bits).
 The transforms' inner loops run along a tile row (contiguous data) so that they vectorise, and skip the
 zero coefficients of B^T and A^T. Partial edge tiles (Ho or Wo not a multiple of m) read zeros past the
 input and write only the outputs that exist.
 
 Accuracy: the transforms' coefficients grow with the points (F(4, 3) multiplies by up to 8 in A^T, 5 in
 B^T), so rounding errors grow too: tests/test_kernels_winograd.py and the README state the measured float32
-error of each tile size. Determinism: each parallel iteration writes its own rows of V, M, Zhat or y;
-blocks are summed in a fixed order.
+error of each tile size. Determinism: each block writes its own tiles of y, and the weight gradient sums
+the blocks' products in block order, so the bits do not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -123,7 +127,7 @@ def _rows_times(M, s):
     return t
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
     """V[a alpha + b, c, (q - q0) TW + tw] = (B^T d B)[a, b] for the input tile d of tile (q, tw), channel c.
 
@@ -163,7 +167,7 @@ def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
                             V[p, c, base + tw] += coef * t[a, r, tw + dk]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def output_transform(M, y, AT, bias, TH, TW, q0, q1):
     """y tile (q, tw) of channel k = A^T M_tile A + bias[k], cut to y's size. M (alpha^2, K, (q1 - q0) TW);
     y (N, K, Ho, Wo); bias (K,) (zeros for none)."""
@@ -200,7 +204,7 @@ def output_transform(M, y, AT, bias, TH, TW, q0, q1):
                         y[n, k, h0 + i, wo] = row[j, tw]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def grad_transform(g, Z, AT, TH, TW, q0, q1):
     """Z[a alpha + b, k, (q - q0) TW + tw] = (A z A^T)[a, b] for g's m x m tile z (zeros past g's edge).
     g (N, K, Ho, Wo); Z (alpha^2, K, (q1 - q0) TW)."""
@@ -271,7 +275,7 @@ def _a4(z0, z1, z2, z3):
     return z0, s02 + s13, s02 - s13, t02 + t13, t02 - t13, z3
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
     """input_transform for F(4x4, 3x3)."""
     _, C, H, W = x.shape
@@ -304,7 +308,7 @@ def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
                 V[p + 3, c, base + tw], V[p + 4, c, base + tw], V[p + 5, c, base + tw] = v[3], v[4], v[5]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def output_transform4(M, y, bias, TH, TW, q0, q1):
     """output_transform for F(4x4, 3x3)."""
     _, K, Ho, Wo = y.shape
@@ -337,7 +341,7 @@ def output_transform4(M, y, bias, TH, TW, q0, q1):
                         y[n, k, h0 + 3, wo] = o[3] + bk
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def grad_transform4(g, Z, TH, TW, q0, q1):
     """grad_transform for F(4x4, 3x3)."""
     _, K, Ho, Wo = g.shape
@@ -383,22 +387,8 @@ def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: in
     return max(1, min(n_rows, BLOCK_BUDGET // max(1, per_row)))
 
 
-def batched_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out[p] = a[p] @ b[p] for every transform point p, a run of points per job of the kernels' thread pool.
-
-    Each product is small (64 x 64 by 64 x a few hundred at the paper's layer), and OpenBLAS runs a product that
-    small on one thread (measured: CPU time = wall time), so one np.matmul over all points would leave the other
-    cores idle (thread_pool.py). Each point is still one product on one thread: the same bits whatever the
-    thread count.
-    """
-    n = min(thread_pool.workers(), a.shape[0])
-    edges = [a.shape[0] * i // n for i in range(n + 1)]
-    thread_pool.run([lambda p0=p0, p1=p1: np.matmul(a[p0:p1], b[p0:p1], out=out[p0:p1])
-                     for p0, p1 in zip(edges, edges[1:])])
-
-
-def _buffer(flat: np.ndarray, *shape: int) -> np.ndarray:
-    return flat[: int(np.prod(shape))].reshape(shape)  # a contiguous view: the last block may be short
+def _blocks(n_rows: int, rows: int) -> list[tuple[int, int]]:
+    return [(q0, min(n_rows, q0 + rows)) for q0 in range(0, n_rows, rows)]
 
 
 def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TILE) -> np.ndarray:
@@ -414,23 +404,24 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
     U = weight_transform(w, G)
     bias = np.zeros(K, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     at, bt = AT.astype(x.dtype), BT.astype(x.dtype)  # small integers: exact in float32
-    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
-    v_flat = np.empty(alpha * alpha * C * rows * TW, dtype=x.dtype)
-    m_flat = np.empty(alpha * alpha * K * rows * TW, dtype=x.dtype)
     y = np.empty((N, K, Ho, Wo), dtype=x.dtype)
-    for q0 in range(0, N * TH, rows):
-        q1 = min(N * TH, q0 + rows)
+
+    def block(q0: int, q1: int) -> None:
         T = (q1 - q0) * TW
-        V, Mb = _buffer(v_flat, alpha * alpha, C, T), _buffer(m_flat, alpha * alpha, K, T)
+        V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
+        Mb = np.empty((alpha * alpha, K, T), dtype=x.dtype)
         if m == 4:
             input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
         else:
             input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
-        batched_matmul(U, V, Mb)
+        np.matmul(U, V, out=Mb)  # one (K x C) @ (C x T) product per transform point
         if m == 4:
             output_transform4(Mb, y, bias, TH, TW, q0, q1)
         else:
             output_transform(Mb, y, at, bias, TH, TW, q0, q1)
+
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    thread_pool.run([lambda q0=q0, q1=q1: block(q0, q1) for q0, q1 in _blocks(N * TH, rows)])
     return y
 
 
@@ -456,23 +447,24 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
     alpha = m + 2
     TH, TW = _tiles(Ho, Wo, m)
     at, bt = AT.astype(x.dtype), BT.astype(x.dtype)
-    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
-    v_flat = np.empty(alpha * alpha * C * rows * TW, dtype=x.dtype)
-    z_flat = np.empty(alpha * alpha * K * rows * TW, dtype=x.dtype)
-    part = np.empty((alpha * alpha, K, C), dtype=x.dtype)
-    S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
-    for q0 in range(0, N * TH, rows):
-        q1 = min(N * TH, q0 + rows)
+
+    def block(q0: int, q1: int) -> np.ndarray:
         T = (q1 - q0) * TW
-        V, Z = _buffer(v_flat, alpha * alpha, C, T), _buffer(z_flat, alpha * alpha, K, T)
+        V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
+        Z = np.empty((alpha * alpha, K, T), dtype=x.dtype)
         if m == 4:
             input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
             grad_transform4(g, Z, TH, TW, q0, q1)
         else:
             input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
             grad_transform(g, Z, at, TH, TW, q0, q1)
-        batched_matmul(Z, V.transpose(0, 2, 1), part)
-        S += part  # block by block, in order: the same bits on every run
+        return np.matmul(Z, V.transpose(0, 2, 1))  # (alpha^2, K, C): this block's sum over its tiles
+
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    parts = thread_pool.run([lambda q0=q0, q1=q1: block(q0, q1) for q0, q1 in _blocks(N * TH, rows)])
+    S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
+    for part in parts:  # block by block, in order: the same bits on every run and every thread count
+        S += part
     s = S.astype(np.float64).reshape(alpha, alpha, K, C)
     dw = np.einsum("ai,abkc,bj->kcij", G, s, G, optimize=True).astype(x.dtype)
     return np.ascontiguousarray(dw), (g.sum(axis=(0, 2, 3)) if bias else None)

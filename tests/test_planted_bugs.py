@@ -52,6 +52,7 @@ class Bug:
 
 CONV = "tests/test_kernels_conv2d.py::"
 THREADS = "tests/test_kernels_conv2d_threads.py::"
+WINO = "tests/test_kernels_winograd.py::"
 CHUNKS = (CONV + "test_conv2d_lowered_in_several_chunks_matches_torch[float64]",)
 ELEM = "tests/test_kernels_elementwise.py::"
 AUTO = "tests/test_autograd.py::"
@@ -114,6 +115,11 @@ BUGS = [
         (THREADS + "test_input_gradient_of_each_path_matches_torch_float64",)),
     Bug("input gradient as a conv even where it does not pay (K > C)", "kernels/conv2d_threads.py",
         "padding[1] <= kw - 1 and K <= C", "padding[1] <= kw - 1", (THREADS + "test_input_gradient_paths",)),
+    # ----- kernels/winograd.py: blocks as jobs --------------------------------------------------------------
+    Bug("Winograd weight gradient keeps only the last block's sum", "kernels/winograd.py",
+        "        S += part\n", "        S[:] = part\n", (WINO + "test_blocks_of_one_tile_row",)),
+    Bug("Winograd's blocks stop one tile row short", "kernels/winograd.py",
+        "[(q0, min(n_rows, q0 + rows))", "[(q0, min(n_rows - 1, q0 + rows))", (WINO + "test_blocks_of_one_tile_row",)),
     # ----- elementwise kernels ---------------------------------------------------------------------------
     Bug("relu backward passes the gradient where the output is 0 (>= for >)", "kernels/relu.py",
         "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero",
