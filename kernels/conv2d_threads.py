@@ -6,8 +6,8 @@ jobs of a few images, each job is conv2d.py's kernel on those images, and the jo
 pool (thread_pool.py), products and lowering alike. Shapes and arguments as in conv2d.py.
 
 A job holds at most JOB_BUDGET bytes of columns, a size fixed by the layer's shape and never by the thread
-count, so the images of a job and the order of the sums are the same on every machine: the weight
-gradient is the sum of the jobs' gradients in job order, the same bits on one thread or sixteen.
+count, so the images of a job and the order of the sums do not depend on the threads: the weight gradient
+is the sum of the jobs' gradients in job order, the same bits on one thread or sixteen.
 
 A stride-1 convolution's input gradient is itself a convolution: of g with the weights flipped in space and
 transposed (w'[c, k, i, j] = w[k, c, kh-1-i, kw-1-j]) at padding kh-1-ph (as in winograd.py). Computed that
@@ -21,7 +21,7 @@ import numpy as np
 
 from . import conv2d, thread_pool
 
-JOB_BUDGET = 3 * 2**20  # bytes of columns per job: half of conv2d.COLS_BUDGET, so two jobs share the cache
+JOB_BUDGET = 3 * 2**20  # bytes of columns per job: half of conv2d.COLS_BUDGET, for two jobs running at once
 
 
 def _jobs(n: int, rows: int, cols: int, itemsize: int) -> list[tuple[int, int]]:
@@ -39,7 +39,7 @@ def forward(x: np.ndarray, w: np.ndarray, b, stride: tuple, padding: tuple) -> n
     K, _, kh, kw = w.shape
     Ho, Wo = conv2d.output_size(H, W, kh, kw, stride, padding)
     jobs = _jobs(N, C * kh * kw + 1, Ho * Wo, x.itemsize)
-    if len(jobs) == 1:
+    if len(jobs) == 1:  # no split: the output as it comes, without np.concatenate's copy
         return conv2d.forward(x, w, b, stride, padding)
     parts = thread_pool.run([lambda n0=n0, n1=n1: conv2d.forward(x[n0:n1], w, b, stride, padding)
                              for n0, n1 in jobs])

@@ -2,9 +2,10 @@
 
 minircan runs BLAS on one thread (minircan/threads.py says why), so one np.matmul leaves the other cores idle.
 NumPy releases the GIL inside a product, and so do the Numba kernels compiled with ``nogil=True``, so Python
-threads each taking a few independent jobs (some transform points of a Winograd block, some images of an
-im2col convolution) do run side by side. Each worker sets Numba to one thread for itself (the setting is
-per thread): a Numba kernel inside a job then runs on its worker alone instead of fanning out again.
+threads each taking independent jobs (a block of Winograd tile rows, a few images of an im2col convolution:
+transforms or lowering and products together) do run side by side. Each worker sets Numba to one thread
+for itself (the setting is per thread): a Numba kernel inside a job then runs on its worker alone instead
+of fanning out again.
 
 Jobs are handed out one at a time as workers free up, so a worker whose core a busy neighbour took does
 fewer of them instead of holding the others up. A job computes the same bits whichever worker runs it.

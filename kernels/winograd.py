@@ -388,6 +388,7 @@ def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: in
 
 
 def _blocks(n_rows: int, rows: int) -> list[tuple[int, int]]:
+    """Tile rows 0 .. n_rows - 1 in blocks (q0, q1) of ``rows`` rows, the last one shorter if need be."""
     return [(q0, min(n_rows, q0 + rows)) for q0 in range(0, n_rows, rows)]
 
 
