@@ -75,3 +75,19 @@ def weights(tmp_path):
     path = tmp_path / "tiny.npz"
     save_model(RCAN.from_config("tiny", scale=2), path)
     return path
+
+
+def assert_same_bits_on_one_and_two_threads(run, what: str = "") -> None:
+    """run() (a list of arrays) gives the same bits with Numba on one thread as on two (or all there are)."""
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        two = run()
+    finally:
+        numba.set_num_threads(before)
+    for i, (a, b) in enumerate(zip(one, two, strict=True)):
+        assert np.array_equal(a, b), f"{what}: output {i} differs between one thread and two"

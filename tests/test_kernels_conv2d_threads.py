@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 import torch
-from conftest import assert_close
+from conftest import assert_close, assert_same_bits_on_one_and_two_threads
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from minircan.kernels import thread_pool
@@ -105,16 +105,7 @@ def test_the_same_bits_on_one_thread_as_on_two(rng):
 
     for images_per_job in (2, 7):  # several jobs; and one, which must stay one on two threads
         with _jobs_of(images_per_job, 6 * 9 + 1, 110, np.float32):
-            before = numba.get_num_threads()
-            try:
-                numba.set_num_threads(1)
-                one = run_all()
-                numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-                two = run_all()
-            finally:
-                numba.set_num_threads(before)
-        for a, b_ in zip(one, two):
-            assert np.array_equal(a, b_), f"{images_per_job} images a job"
+            assert_same_bits_on_one_and_two_threads(run_all, f"{images_per_job} images a job")
 
 
 def test_jobs_hold_at_most_the_budget_and_are_as_equal_as_can_be():

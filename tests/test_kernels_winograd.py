@@ -5,7 +5,7 @@ error bound, determinism, and the algorithm setting (minircan.backends)."""
 import numpy as np
 import pytest
 import torch
-from conftest import FLOAT64_TOL, assert_close, noncontiguous, rel_error
+from conftest import FLOAT64_TOL, assert_close, assert_same_bits_on_one_and_two_threads, noncontiguous, rel_error
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -166,8 +166,6 @@ def test_deterministic(rng):
 @pytest.mark.parametrize("m", [2, 4])
 def test_the_same_bits_on_one_thread_as_on_two(m, rng, monkeypatch):
     # Blocks of one tile row run as jobs of the kernels' pool; the weight gradient adds them in block order.
-    import numba
-
     x, w, b, g = (a.astype(np.float32) for a in _case(rng, 3, 6, 5, 9, 10, (1, 1)))
     monkeypatch.setattr(W, "BLOCK_BUDGET", 1)
 
@@ -175,16 +173,7 @@ def test_the_same_bits_on_one_thread_as_on_two(m, rng, monkeypatch):
         return [W.forward(x, w, b, (1, 1), m), W.backward_input(g, w, x.shape, (1, 1), m),
                 *W.backward_params(g, x, w.shape, (1, 1), True, m)]
 
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = run_all()
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        two = run_all()
-    finally:
-        numba.set_num_threads(before)
-    for a, b_ in zip(one, two):
-        assert np.array_equal(a, b_)
+    assert_same_bits_on_one_and_two_threads(run_all, f"F({m})")
 
 
 # ----- the setting: minircan.backends.conv_algorithm -------------------------------------------------------
