@@ -108,6 +108,12 @@ def output_size(h: int, w: int, kh: int, kw: int, stride: tuple, padding: tuple)
     return (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
 
 
+def transposed_kernel(w: np.ndarray) -> np.ndarray:
+    """w' (C, K, kh, kw), w'[c, k, i, j] = w[k, c, kh-1-i, kw-1-j]: a stride-1 conv's input gradient is the
+    conv of g with w' at padding kh-1-ph, kw-1-pw (used by conv2d_threads.py and winograd.py)."""
+    return np.ascontiguousarray(np.asarray(w)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The fast kernels used by minircan.
 # ---------------------------------------------------------------------------------------------------

@@ -33,17 +33,20 @@ def _jobs(n: int, rows: int, cols: int, itemsize: int) -> list[tuple[int, int]]:
     return list(zip(edges, edges[1:]))
 
 
+def _stacked(job, jobs: list[tuple[int, int]]) -> np.ndarray:
+    """job(n0, n1) (the output of images n0 .. n1 - 1) for every run, stacked along the batch."""
+    if len(jobs) == 1:  # no split: the output as it comes, without np.concatenate's copy
+        return job(*jobs[0])
+    return np.concatenate(thread_pool.run(job, jobs))
+
+
 def forward(x: np.ndarray, w: np.ndarray, b, stride: tuple, padding: tuple) -> np.ndarray:
     """y = conv2d(x, w, b) (conv2d.forward), a run of images per job."""
     N, C, H, W = x.shape
-    K, _, kh, kw = w.shape
+    _, _, kh, kw = w.shape
     Ho, Wo = conv2d.output_size(H, W, kh, kw, stride, padding)
-    jobs = _jobs(N, C * kh * kw + 1, Ho * Wo, x.itemsize)
-    if len(jobs) == 1:  # no split: the output as it comes, without np.concatenate's copy
-        return conv2d.forward(x, w, b, stride, padding)
-    parts = thread_pool.run([lambda n0=n0, n1=n1: conv2d.forward(x[n0:n1], w, b, stride, padding)
-                             for n0, n1 in jobs])
-    return np.concatenate(parts)
+    return _stacked(lambda n0, n1: conv2d.forward(x[n0:n1], w, b, stride, padding),
+                    _jobs(N, C * kh * kw + 1, Ho * Wo, x.itemsize))
 
 
 def input_grad_as_conv(w_shape: tuple, stride: tuple, padding: tuple) -> bool:
@@ -57,18 +60,11 @@ def input_grad_as_conv(w_shape: tuple, stride: tuple, padding: tuple) -> bool:
 def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
     """dL/dx (N, C, H, W): forward(g, w flipped and transposed, padding k-1-p) where input_grad_as_conv says
     so, else col2im (conv2d.backward_input), a run of images per job."""
-    K, C, kh, kw = w.shape
+    _, C, kh, kw = w.shape
     if input_grad_as_conv(w.shape, stride, padding):
-        w_t = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return forward(g, w_t, None, (1, 1), (kh - 1 - padding[0], kw - 1 - padding[1]))
-    N = x_shape[0]
-    jobs = _jobs(N, C * kh * kw, g.shape[2] * g.shape[3], g.itemsize)
-    if len(jobs) == 1:
-        return conv2d.backward_input(g, w, x_shape, stride, padding)
-    parts = thread_pool.run([lambda n0=n0, n1=n1: conv2d.backward_input(g[n0:n1], w, (n1 - n0, *x_shape[1:]),
-                                                                        stride, padding)
-                             for n0, n1 in jobs])
-    return np.concatenate(parts)
+        return forward(g, conv2d.transposed_kernel(w), None, (1, 1), (kh - 1 - padding[0], kw - 1 - padding[1]))
+    return _stacked(lambda n0, n1: conv2d.backward_input(g[n0:n1], w, (n1 - n0, *x_shape[1:]), stride, padding),
+                    _jobs(x_shape[0], C * kh * kw, g.shape[2] * g.shape[3], g.itemsize))
 
 
 def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple, padding: tuple,
@@ -77,9 +73,8 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, stride: tuple,
     N, C = x.shape[:2]
     kh, kw = w_shape[2:]
     jobs = _jobs(N, C * kh * kw + 1, g.shape[2] * g.shape[3], x.itemsize)
-    parts = thread_pool.run([lambda n0=n0, n1=n1: conv2d.backward_params(g[n0:n1], x[n0:n1], w_shape, stride,
-                                                                         padding, bias)
-                             for n0, n1 in jobs])
+    parts = thread_pool.run(lambda n0, n1: conv2d.backward_params(g[n0:n1], x[n0:n1], w_shape, stride, padding,
+                                                                  bias), jobs)
     dw, db = parts[0]
     for dw_job, db_job in parts[1:]:  # in job order: the same bits on every run and every thread count
         dw = dw + dw_job

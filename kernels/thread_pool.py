@@ -13,7 +13,7 @@ fewer of them instead of holding the others up. A job computes the same bits whi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -33,16 +33,16 @@ def workers() -> int:
     return numba.get_num_threads()
 
 
-def run(jobs: Sequence[Callable[[], T]]) -> list[T]:
-    """Run every job (a function of no argument) and return their results in the order of ``jobs``.
-
-    On ``workers()`` pool threads when there are several threads and several jobs; otherwise here, one after
-    the other (a job's Numba kernels then use the caller's threads)."""
-    n = min(workers(), len(jobs))
+def run(job: Callable[..., T], args: Iterable[tuple]) -> list[T]:
+    """[job(*a) for a in args], the jobs run on ``workers()`` pool threads when there are several threads and
+    several jobs, otherwise here, one after the other (a job's Numba kernels then use the caller's threads).
+    The results come in the order of ``args``."""
+    args = list(args)
+    n = min(workers(), len(args))
     if n <= 1:
-        return [job() for job in jobs]
+        return [job(*a) for a in args]
     if n not in _pools:
         _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="minircan-kernels",
                                        initializer=_one_numba_thread)
-    futures = [_pools[n].submit(job) for job in jobs]
+    futures = [_pools[n].submit(job, *a) for a in args]
     return [f.result() for f in futures]

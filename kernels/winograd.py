@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import thread_pool
+from . import conv2d, thread_pool
 
 # ---------------------------------------------------------------------------------------------------
 # The transforms, F(m x m, 3 x 3): (A^T, G, B^T), Lavin and Gray's matrices.
@@ -422,14 +422,13 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
             output_transform(Mb, y, at, bias, TH, TW, q0, q1)
 
     rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
-    thread_pool.run([lambda q0=q0, q1=q1: block(q0, q1) for q0, q1 in _blocks(N * TH, rows)])
+    thread_pool.run(block, _blocks(N * TH, rows))
     return y
 
 
 def backward_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, padding: tuple, m: int = DEFAULT_TILE) -> np.ndarray:
     """dL/dx (N, C, H, W) = conv2d(g, w flipped and transposed, padding 2 - p): g (N, K, Ho, Wo), w (K, C, 3, 3)."""
-    w_t = np.ascontiguousarray(np.asarray(w)[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    dx = forward(g, w_t, None, (2 - padding[0], 2 - padding[1]), m)
+    dx = forward(g, conv2d.transposed_kernel(w), None, (2 - padding[0], 2 - padding[1]), m)
     assert dx.shape == tuple(x_shape), (dx.shape, x_shape)
     return dx
 
@@ -462,7 +461,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
         return np.matmul(Z, V.transpose(0, 2, 1))  # (alpha^2, K, C): this block's sum over its tiles
 
     rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
-    parts = thread_pool.run([lambda q0=q0, q1=q1: block(q0, q1) for q0, q1 in _blocks(N * TH, rows)])
+    parts = thread_pool.run(block, _blocks(N * TH, rows))
     S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
     for part in parts:  # block by block, in order: the same bits on every run and every thread count
         S += part

@@ -3,6 +3,7 @@ gradient of a stride-1 conv as a conv of g) against PyTorch, on both of its inpu
 batch in several jobs, the last one short; the same bits on one thread as on two; and the pool itself."""
 
 import threading
+from unittest import mock
 
 import numba
 import numpy as np
@@ -16,22 +17,10 @@ from minircan.kernels import conv2d_threads as CT
 from test_kernels_conv2d import _data, _torch  # the same cases' data and PyTorch's answers
 
 
-def _budget_for(images: int, rows: int, pixels: int, dtype) -> int:
-    """A JOB_BUDGET that puts ``images`` images in a job of a layer with ``rows`` lowered rows."""
-    return images * rows * pixels * np.dtype(dtype).itemsize
-
-
-class _jobs_of:
-    """Within the block, every job of CT holds at most ``images`` images (JOB_BUDGET set for rows, pixels)."""
-
-    def __init__(self, images, rows, pixels, dtype):
-        self.budget = _budget_for(images, rows, pixels, dtype)
-
-    def __enter__(self):
-        self.saved, CT.JOB_BUDGET = CT.JOB_BUDGET, self.budget
-
-    def __exit__(self, *exc):
-        CT.JOB_BUDGET = self.saved
+def _jobs_of(images: int, rows: int, pixels: int, dtype):
+    """Within the block, every job of CT holds at most ``images`` images of a layer with ``rows`` lowered rows
+    and ``pixels`` output pixels (JOB_BUDGET patched; Hypothesis tests cannot take the monkeypatch fixture)."""
+    return mock.patch.object(CT, "JOB_BUDGET", images * rows * pixels * np.dtype(dtype).itemsize)
 
 
 @st.composite
@@ -125,9 +114,9 @@ def test_pool_returns_results_in_order_and_runs_numba_on_one_thread_per_worker()
         numba.set_num_threads(2)
 
         def job(i):
-            return i, threading.get_ident(), numba.get_num_threads(), thread_pool.run([lambda: threading.get_ident()])
+            return i, threading.get_ident(), numba.get_num_threads(), thread_pool.run(threading.get_ident, [()])
 
-        out = thread_pool.run([lambda i=i: job(i) for i in range(9)])
+        out = thread_pool.run(job, [(i,) for i in range(9)])
     finally:
         numba.set_num_threads(before)
     assert [o[0] for o in out] == list(range(9))
@@ -140,7 +129,7 @@ def test_pool_on_one_thread_runs_inline():
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        out = thread_pool.run([lambda: threading.get_ident(), lambda: threading.get_ident()])
+        out = thread_pool.run(threading.get_ident, [(), ()])
     finally:
         numba.set_num_threads(before)
     assert out == [threading.get_ident()] * 2
