@@ -91,7 +91,8 @@ TILES = {2: (F2_AT, F2_G, F2_BT), 4: (F4_AT, F4_G, F4_BT)}
 """Output tile size m -> (A^T (m x alpha), G (alpha x 3), B^T (alpha x alpha)), alpha = m + 2."""
 
 DEFAULT_TILE = 4
-BLOCK_BUDGET = 2**20  # bytes of V and M (or Zhat) per block of tile rows
+BLOCK_BUDGET = 2**21  # bytes of V and M (or Zhat) per block of tile rows
+MIN_BLOCKS = 4  # blocks a call is cut into at least (where it has the tile rows): work for every thread
 
 
 def applies(w_shape: tuple, stride: tuple) -> bool:
@@ -109,7 +110,18 @@ def weight_transform(w: np.ndarray, G: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------
 # The Numba transforms: one block of tile rows q0 .. q1 - 1 (tile row q: image q // TH, tile row q % TH).
+# A block's tiles are the columns of V, M and Z: tile tw of tile row q at (q - q0)(TW + 1) + tw. Each tile
+# row has one spare tile, TW, which the input and gradient transforms set to 0 and the output transform
+# ignores: it is what lets F(4x4)'s transforms run along a whole block at a constant stride (see
+# input_transform4), for 1 / TW more work in the products.
 # ---------------------------------------------------------------------------------------------------
+
+
+@njit(inline="always")
+def _check_tiles(A, alpha, channels, nq, TW):
+    """The kernels write without bounds checks: refuse a V, M or Z of the wrong shape rather than overrun it."""
+    if A.shape[0] != alpha * alpha or A.shape[1] != channels or A.shape[2] != nq * (TW + 1):
+        raise ValueError("winograd: V, M and Z are (alpha^2, channels, (q1 - q0)(TW + 1)): one spare tile a tile row")
 
 
 @njit(cache=True)
@@ -129,13 +141,14 @@ def _rows_times(M, s):
 
 @njit(cache=True, parallel=True, nogil=True)
 def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
-    """V[a alpha + b, c, (q - q0) TW + tw] = (B^T d B)[a, b] for the input tile d of tile (q, tw), channel c.
+    """V[a alpha + b, c, (q - q0)(TW + 1) + tw] = (B^T d B)[a, b] for the input tile d of tile (q, tw), channel c.
 
     The tile of output tile (th, tw) is xpad[th m + i, tw m + j], i, j < alpha; xpad is x with ph, pw zeros
-    around (negative: cropped). x (N, C, H, W); V (alpha^2, C, (q1 - q0) TW)."""
+    around (negative: cropped). x (N, C, H, W); V (alpha^2, C, (q1 - q0)(TW + 1))."""
     _, C, H, W = x.shape
     alpha = BT.shape[0]
     nq = q1 - q0
+    _check_tiles(V, alpha, C, nq, TW)
     nk = TW + 1  # columns of the strip, by phase: xpad column m k + r is s[i, r, k]; m (TW + 1) >= TW m + 2
     for it in prange(C * nq):
         c, qi = it // nq, it % nq
@@ -153,7 +166,7 @@ def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
                         if 0 <= wi < W:
                             s[i, r, k] = x[n, c, hi, wi]
         t = _rows_times(BT, s)  # B^T down the columns
-        base = qi * TW
+        base = qi * (TW + 1)
         for a in range(alpha):  # then B along each tile's rows
             for b in range(alpha):
                 p = a * alpha + b
@@ -165,20 +178,22 @@ def input_transform(x, V, BT, m, ph, pw, TH, TW, q0, q1):
                         r, dk = j % m, j // m
                         for tw in range(TW):
                             V[p, c, base + tw] += coef * t[a, r, tw + dk]
+        V[:, c, base + TW] = 0  # the spare tile
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def output_transform(M, y, AT, bias, TH, TW, q0, q1):
-    """y tile (q, tw) of channel k = A^T M_tile A + bias[k], cut to y's size. M (alpha^2, K, (q1 - q0) TW);
+    """y tile (q, tw) of channel k = A^T M_tile A + bias[k], cut to y's size. M (alpha^2, K, (q1 - q0)(TW + 1));
     y (N, K, Ho, Wo); bias (K,) (zeros for none)."""
     _, K, Ho, Wo = y.shape
     m, alpha = AT.shape
     nq = q1 - q0
+    _check_tiles(M, alpha, K, nq, TW)
     for it in prange(K * nq):
         k, qi = it // nq, it % nq
         q = q0 + qi
         n, h0 = q // TH, (q % TH) * m
-        base = qi * TW
+        base = qi * (TW + 1)
         r = np.zeros((alpha, m, TW), dtype=y.dtype)  # A along each tile's rows; column j of tile tw at [j, tw]
         for a in range(alpha):
             for j in range(m):
@@ -206,11 +221,12 @@ def output_transform(M, y, AT, bias, TH, TW, q0, q1):
 
 @njit(cache=True, parallel=True, nogil=True)
 def grad_transform(g, Z, AT, TH, TW, q0, q1):
-    """Z[a alpha + b, k, (q - q0) TW + tw] = (A z A^T)[a, b] for g's m x m tile z (zeros past g's edge).
-    g (N, K, Ho, Wo); Z (alpha^2, K, (q1 - q0) TW)."""
+    """Z[a alpha + b, k, (q - q0)(TW + 1) + tw] = (A z A^T)[a, b] for g's m x m tile z (zeros past g's
+    edge). g (N, K, Ho, Wo); Z (alpha^2, K, (q1 - q0)(TW + 1))."""
     _, K, Ho, Wo = g.shape
     m, alpha = AT.shape
     nq = q1 - q0
+    _check_tiles(Z, alpha, K, nq, TW)
     for it in prange(K * nq):
         k, qi = it // nq, it % nq
         q = q0 + qi
@@ -223,7 +239,7 @@ def grad_transform(g, Z, AT, TH, TW, q0, q1):
                     if wo < Wo:
                         z[i, j, tw] = g[n, k, h0 + i, wo]
         t = _rows_times(AT.T, z)  # A down the columns
-        base = qi * TW
+        base = qi * (TW + 1)
         out = np.empty(TW, dtype=g.dtype)
         for a in range(alpha):  # then A along each tile's rows
             for b in range(alpha):
@@ -234,6 +250,7 @@ def grad_transform(g, Z, AT, TH, TW, q0, q1):
                         for tw in range(TW):
                             out[tw] += coef * t[a, j, tw]
                 Z[a * alpha + b, k, base:base + TW] = out
+        Z[:, k, base + TW] = 0  # the spare tile
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -275,100 +292,156 @@ def _a4(z0, z1, z2, z3):
     return z0, s02 + s13, s02 - s13, t02 + t13, t02 - t13, z3
 
 
+@njit(inline="always")
+def _bt4_row(d0, d1, d2, d3, d4, d5, o, n, a):
+    """o[v] = (B^T d)[a], d = (d0[v], ..., d5[v]), for v < n: one row of the transform as a loop with one store
+    stream, which LLVM vectorises (a loop storing six rows at once it cannot prove free of overlaps, and does
+    not); ``a`` is a constant once inlined, so only row a of the formulas is computed."""
+    for v in range(n):
+        o[v] = _bt4(d0[v], d1[v], d2[v], d3[v], d4[v], d5[v])[a]
+
+
+@njit(inline="always")
+def _at4_row(m0, m1, m2, m3, m4, m5, o, n, j):
+    """o[u] = (A^T m)[j], m = (m0[u], ..., m5[u]), for u < n: as _bt4_row."""
+    for u in range(n):
+        o[u] = _at4(m0[u], m1[u], m2[u], m3[u], m4[u], m5[u])[j]
+
+
+@njit(inline="always")
+def _a4_row(z0, z1, z2, z3, o, n, a):
+    """o[u] = (A z)[a], z = (z0[u], ..., z3[u]), for u < n: as _bt4_row."""
+    for u in range(n):
+        o[u] = _a4(z0[u], z1[u], z2[u], z3[u])[a]
+
+
+@njit(inline="always")
+def _by_phase(t, s, n):
+    """s[a, r, u] = t[a, 4 u + r] for r < 4, u < n: rows laid out at four columns a tile, split by column phase,
+    so that the columns 0..5 of tile u are s[a, 0..3, u] and s[a, 0..1, u + 1]: contiguous along u."""
+    for a in range(t.shape[0]):
+        ta = t[a]
+        for r in range(4):
+            o = s[a, r]
+            for u in range(n):
+                o[u] = ta[4 * u + r]
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
-    """input_transform for F(4x4, 3x3)."""
+    """input_transform for F(4x4, 3x3), the whole block of one channel at a time: input row i of every tile row
+    laid end to end, (TW + 1) 4 columns a tile row (the spare tile's 4 included), so that tile u of the block
+    (tile row u // (TW + 1)) reads columns 4 u .. 4 u + 5; then B^T down the six rows, then B along them."""
     _, C, H, W = x.shape
     nq = q1 - q0
-    nk = TW + 1
-    for it in prange(C * nq):
-        c, qi = it // nq, it % nq
-        q = q0 + qi
-        n, h0 = q // TH, (q % TH) * 4 - ph
-        s = np.zeros((6, 4, nk), dtype=x.dtype)  # the strip by phase: xpad column 4 k + r at [., r, k]
-        for i in range(6):
-            hi = h0 + i
-            if 0 <= hi < H:
-                for r in range(4):
-                    for k in range(nk):
-                        wi = 4 * k + r - pw
-                        if 0 <= wi < W:
-                            s[i, r, k] = x[n, c, hi, wi]
-        t = np.empty((6, 4, nk), dtype=x.dtype)
-        for r in range(4):  # B^T down the columns
-            for k in range(nk):
-                v = _bt4(s[0, r, k], s[1, r, k], s[2, r, k], s[3, r, k], s[4, r, k], s[5, r, k])
-                t[0, r, k], t[1, r, k], t[2, r, k], t[3, r, k], t[4, r, k], t[5, r, k] = v
-        base = qi * TW
-        for a in range(6):  # then B along each tile's rows: tile tw's columns 0..5 are [0..3, tw], [0..1, tw + 1]
+    Wp = 4 * (TW + 1)
+    n = nq * (TW + 1)  # the block's tiles, the spares included
+    L = nq * Wp + 4  # four zero columns past the last row: the spares' reads
+    lo, hi = max(0, pw), min(Wp, W + pw)  # the columns of a padded row that hold x
+    _check_tiles(V, 6, C, nq, TW)
+    for c in prange(C):
+        d = np.zeros((6, L), dtype=x.dtype)
+        for qi in range(nq):
+            q = q0 + qi
+            img, h0 = q // TH, (q % TH) * 4 - ph
+            for i in range(6):
+                if 0 <= h0 + i < H and lo < hi:
+                    d[i, qi * Wp + lo:qi * Wp + hi] = x[img, c, h0 + i, lo - pw:hi - pw]
+        t = np.empty((6, L), dtype=x.dtype)  # B^T down the columns
+        d0, d1, d2, d3, d4, d5 = d[0], d[1], d[2], d[3], d[4], d[5]
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[0], L, 0)
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[1], L, 1)
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[2], L, 2)
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[3], L, 3)
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[4], L, 4)
+        _bt4_row(d0, d1, d2, d3, d4, d5, t[5], L, 5)
+        s = np.empty((6, 4, n + 1), dtype=x.dtype)
+        _by_phase(t, s, n + 1)
+        for a in range(6):  # then B along each tile's row
+            s0, s1, s2, s3, s4, s5 = s[a, 0], s[a, 1], s[a, 2], s[a, 3], s[a, 0, 1:], s[a, 1, 1:]
             p = 6 * a
-            for tw in range(TW):
-                v = _bt4(t[a, 0, tw], t[a, 1, tw], t[a, 2, tw], t[a, 3, tw], t[a, 0, tw + 1], t[a, 1, tw + 1])
-                V[p, c, base + tw], V[p + 1, c, base + tw], V[p + 2, c, base + tw] = v[0], v[1], v[2]
-                V[p + 3, c, base + tw], V[p + 4, c, base + tw], V[p + 5, c, base + tw] = v[3], v[4], v[5]
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p, c], n, 0)
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 1, c], n, 1)
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 2, c], n, 2)
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 3, c], n, 3)
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 4, c], n, 4)
+            _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 5, c], n, 5)
+        for qi in range(nq):
+            V[:, c, qi * (TW + 1) + TW] = 0
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def output_transform4(M, y, bias, TH, TW, q0, q1):
-    """output_transform for F(4x4, 3x3)."""
+    """output_transform for F(4x4, 3x3), the whole block of one channel at a time: A along the tiles' rows, A^T
+    down their columns into output row i of every tile row laid end to end, then those rows (plus the bias)
+    into y, cut to its size."""
     _, K, Ho, Wo = y.shape
     nq = q1 - q0
-    for it in prange(K * nq):
-        k, qi = it // nq, it % nq
-        q = q0 + qi
-        n, h0 = q // TH, (q % TH) * 4
-        base = qi * TW
-        r = np.empty((6, 4, TW), dtype=y.dtype)
-        for a in range(6):  # A along each tile's rows
+    Wp = 4 * (TW + 1)
+    n = nq * (TW + 1)
+    _check_tiles(M, 6, K, nq, TW)
+    for k in prange(K):
+        r = np.empty((6, 4, n), dtype=y.dtype)  # r[a, j, u]: column j of tile u, row a
+        for a in range(6):
             p = 6 * a
-            for tw in range(TW):
-                o = _at4(M[p, k, base + tw], M[p + 1, k, base + tw], M[p + 2, k, base + tw],
-                         M[p + 3, k, base + tw], M[p + 4, k, base + tw], M[p + 5, k, base + tw])
-                r[a, 0, tw], r[a, 1, tw], r[a, 2, tw], r[a, 3, tw] = o
+            m0, m1, m2, m3, m4, m5 = M[p, k], M[p + 1, k], M[p + 2, k], M[p + 3, k], M[p + 4, k], M[p + 5, k]
+            _at4_row(m0, m1, m2, m3, m4, m5, r[a, 0], n, 0)
+            _at4_row(m0, m1, m2, m3, m4, m5, r[a, 1], n, 1)
+            _at4_row(m0, m1, m2, m3, m4, m5, r[a, 2], n, 2)
+            _at4_row(m0, m1, m2, m3, m4, m5, r[a, 3], n, 3)
+        o = np.empty((4, 4 * n), dtype=y.dtype)  # o[i, 4 u + j]: output (i, j) of tile u
+        for j in range(4):
+            r0, r1, r2, r3, r4, r5 = r[0, j], r[1, j], r[2, j], r[3, j], r[4, j], r[5, j]
+            _at4_row(r0, r1, r2, r3, r4, r5, o[0, j::4], n, 0)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[1, j::4], n, 1)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[2, j::4], n, 2)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[3, j::4], n, 3)
         bk = bias[k]
-        rows = min(4, Ho - h0)
-        for j in range(4):  # then A^T down the columns, cut to y's size
-            for tw in range(TW):
-                wo = 4 * tw + j
-                if wo < Wo:
-                    o = _at4(r[0, j, tw], r[1, j, tw], r[2, j, tw], r[3, j, tw], r[4, j, tw], r[5, j, tw])
-                    y[n, k, h0, wo] = o[0] + bk
-                    if rows > 1:
-                        y[n, k, h0 + 1, wo] = o[1] + bk
-                    if rows > 2:
-                        y[n, k, h0 + 2, wo] = o[2] + bk
-                    if rows > 3:
-                        y[n, k, h0 + 3, wo] = o[3] + bk
+        for qi in range(nq):
+            q = q0 + qi
+            img, h0 = q // TH, (q % TH) * 4
+            for i in range(min(4, Ho - h0)):  # the last tile row may be partial, and the last tile column
+                yr, src = y[img, k, h0 + i], o[i, qi * Wp:qi * Wp + Wo]
+                for wo in range(Wo):
+                    yr[wo] = src[wo] + bk
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def grad_transform4(g, Z, TH, TW, q0, q1):
-    """grad_transform for F(4x4, 3x3)."""
+    """grad_transform for F(4x4, 3x3), laid out as input_transform4 (rows of g end to end, zeros past g's edge,
+    so the spare tiles come out 0)."""
     _, K, Ho, Wo = g.shape
     nq = q1 - q0
-    for it in prange(K * nq):
-        k, qi = it // nq, it % nq
-        q = q0 + qi
-        n, h0 = q // TH, (q % TH) * 4
-        z = np.zeros((4, 4, TW), dtype=g.dtype)  # g's tile row by phase: column 4 tw + j at [., j, tw]
-        for i in range(min(4, Ho - h0)):
-            for j in range(4):
-                for tw in range(TW):
-                    wo = 4 * tw + j
-                    if wo < Wo:
-                        z[i, j, tw] = g[n, k, h0 + i, wo]
-        t = np.empty((6, 4, TW), dtype=g.dtype)
-        for j in range(4):  # A down the columns
-            for tw in range(TW):
-                u = _a4(z[0, j, tw], z[1, j, tw], z[2, j, tw], z[3, j, tw])
-                t[0, j, tw], t[1, j, tw], t[2, j, tw], t[3, j, tw], t[4, j, tw], t[5, j, tw] = u
-        base = qi * TW
-        for a in range(6):  # then along each tile's rows
+    Wp = 4 * (TW + 1)
+    n = nq * (TW + 1)
+    L = nq * Wp
+    _check_tiles(Z, 6, K, nq, TW)
+    for k in prange(K):
+        z = np.zeros((4, L), dtype=g.dtype)
+        for qi in range(nq):
+            q = q0 + qi
+            img, h0 = q // TH, (q % TH) * 4
+            for i in range(min(4, Ho - h0)):
+                z[i, qi * Wp:qi * Wp + Wo] = g[img, k, h0 + i]
+        t = np.empty((6, L), dtype=g.dtype)  # A down the columns
+        z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+        _a4_row(z0, z1, z2, z3, t[0], L, 0)
+        _a4_row(z0, z1, z2, z3, t[1], L, 1)
+        _a4_row(z0, z1, z2, z3, t[2], L, 2)
+        _a4_row(z0, z1, z2, z3, t[3], L, 3)
+        _a4_row(z0, z1, z2, z3, t[4], L, 4)
+        _a4_row(z0, z1, z2, z3, t[5], L, 5)
+        s = np.empty((6, 4, n), dtype=g.dtype)
+        _by_phase(t, s, n)
+        for a in range(6):  # then A along each tile's row
+            s0, s1, s2, s3 = s[a, 0], s[a, 1], s[a, 2], s[a, 3]
             p = 6 * a
-            for tw in range(TW):
-                u = _a4(t[a, 0, tw], t[a, 1, tw], t[a, 2, tw], t[a, 3, tw])
-                Z[p, k, base + tw], Z[p + 1, k, base + tw], Z[p + 2, k, base + tw] = u[0], u[1], u[2]
-                Z[p + 3, k, base + tw], Z[p + 4, k, base + tw], Z[p + 5, k, base + tw] = u[3], u[4], u[5]
+            _a4_row(s0, s1, s2, s3, Z[p, k], n, 0)
+            _a4_row(s0, s1, s2, s3, Z[p + 1, k], n, 1)
+            _a4_row(s0, s1, s2, s3, Z[p + 2, k], n, 2)
+            _a4_row(s0, s1, s2, s3, Z[p + 3, k], n, 3)
+            _a4_row(s0, s1, s2, s3, Z[p + 4, k], n, 4)
+            _a4_row(s0, s1, s2, s3, Z[p + 5, k], n, 5)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -382,9 +455,11 @@ def _tiles(ho: int, wo: int, m: int) -> tuple[int, int]:
 
 def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: int) -> int:
     """Tile rows per block: as many as keep the block's transformed tiles (``channels`` = C + K of them per
-    tile) within BLOCK_BUDGET bytes, at least one."""
+    tile) within BLOCK_BUDGET bytes, and few enough for MIN_BLOCKS blocks; at least one. The count depends on
+    the shapes only, never on the thread count, so that the weight gradient's sum over blocks is the same bits
+    on any number of threads."""
     per_row = alpha * alpha * channels * tw * itemsize
-    return max(1, min(n_rows, BLOCK_BUDGET // max(1, per_row)))
+    return max(1, min(-(-n_rows // MIN_BLOCKS), BLOCK_BUDGET // max(1, per_row)))
 
 
 def _blocks(n_rows: int, rows: int) -> list[tuple[int, int]]:
@@ -408,7 +483,7 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
     y = np.empty((N, K, Ho, Wo), dtype=x.dtype)
 
     def block(q0: int, q1: int) -> None:
-        T = (q1 - q0) * TW
+        T = (q1 - q0) * (TW + 1)  # the spare tiles included
         V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
         Mb = np.empty((alpha * alpha, K, T), dtype=x.dtype)
         if m == 4:
@@ -421,7 +496,7 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
         else:
             output_transform(Mb, y, at, bias, TH, TW, q0, q1)
 
-    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    rows = rows_per_block(N * TH, C + K, TW + 1, alpha, x.itemsize)
     thread_pool.run(block, _blocks(N * TH, rows))
     return y
 
@@ -449,7 +524,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
     at, bt = AT.astype(x.dtype), BT.astype(x.dtype)
 
     def block(q0: int, q1: int) -> np.ndarray:
-        T = (q1 - q0) * TW
+        T = (q1 - q0) * (TW + 1)  # the spare tiles included
         V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
         Z = np.empty((alpha * alpha, K, T), dtype=x.dtype)
         if m == 4:
@@ -460,7 +535,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
             grad_transform(g, Z, at, TH, TW, q0, q1)
         return np.matmul(Z, V.transpose(0, 2, 1))  # (alpha^2, K, C): this block's sum over its tiles
 
-    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
+    rows = rows_per_block(N * TH, C + K, TW + 1, alpha, x.itemsize)
     parts = thread_pool.run(block, _blocks(N * TH, rows))
     S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
     for part in parts:  # block by block, in order: the same bits on every run and every thread count

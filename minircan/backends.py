@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
 WINOGRAD_TILES = (2, 4)
 
-WINOGRAD_MIN_CHANNELS = 32  # auto's threshold (input channels), from the measurement above
+WINOGRAD_MIN_CHANNELS = 16  # auto's thresholds, from the measurement above: input channels,
+WINOGRAD_MIN_PIXELS = 2**14  # and pixels of the input (N H W)
 
 conv_algorithm: str = "auto"
 winograd_tile: int = 4
@@ -48,16 +49,20 @@ def check() -> None:
         raise ValueError(f"minircan.backends.winograd_tile is {winograd_tile!r}; set it to 2 or 4")
 
 
-def conv_algorithm_for(kernels: KernelTable, w_shape: tuple, stride: tuple) -> str:
+def conv_algorithm_for(kernels: KernelTable, w_shape: tuple, stride: tuple, x_shape: tuple | None = None) -> str:
     """The algorithm that computes a convolution of weight shape w_shape at this stride, on the device whose
-    kernel table is ``kernels`` (Winograd only where ``kernels.has_winograd``): 'winograd' or 'im2col'."""
+    kernel table is ``kernels`` (Winograd only where ``kernels.has_winograd``): 'winograd' or 'im2col'.
+    ``x_shape`` (N, C, H, W), where given, lets ``auto`` keep im2col for inputs under WINOGRAD_MIN_PIXELS."""
     check()
     if conv_algorithm == "im2col" or not kernels.has_winograd:
         return "im2col"
     if tuple(w_shape[2:]) != (3, 3) or tuple(stride) != (1, 1):
         return "im2col"
-    if conv_algorithm == "auto" and w_shape[1] < WINOGRAD_MIN_CHANNELS:
-        return "im2col"
+    if conv_algorithm == "auto":
+        if w_shape[1] < WINOGRAD_MIN_CHANNELS:
+            return "im2col"
+        if x_shape is not None and x_shape[0] * x_shape[2] * x_shape[3] < WINOGRAD_MIN_PIXELS:
+            return "im2col"
     return "winograd"
 
 

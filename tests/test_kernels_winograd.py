@@ -58,19 +58,25 @@ def test_fast_f4_transforms_equal_the_matrices(rng):
     x = rng.standard_normal((2, 3, 11, 10))
     AT, _, BT = W.TILES[4]
     TH, TW = 3, 3  # Ho = 11, Wo = 10 at padding 1 -> 3 x 3 tiles of 4
-    V1, V2 = np.empty((36, 3, 2 * TH * TW)), np.empty((36, 3, 2 * TH * TW))
+    T = 2 * TH * (TW + 1)  # one spare tile a tile row
+    V1, V2 = np.full((36, 3, T), np.nan), np.full((36, 3, T), np.nan)
     W.input_transform(x, V1, BT, 4, 1, 1, TH, TW, 0, 2 * TH)
     W.input_transform4(x, V2, 1, 1, TH, TW, 0, 2 * TH)
     assert np.abs(V1 - V2).max() < 1e-12
-    M = rng.standard_normal((36, 3, 2 * TH * TW))
+    M = rng.standard_normal((36, 3, T))
     y1, y2, bias = np.empty((2, 3, 11, 10)), np.empty((2, 3, 11, 10)), rng.standard_normal(3)
     W.output_transform(M, y1, AT, bias, TH, TW, 0, 2 * TH)
     W.output_transform4(M, y2, bias, TH, TW, 0, 2 * TH)
     assert np.abs(y1 - y2).max() < 1e-12
-    Z1, Z2 = np.empty((36, 3, 2 * TH * TW)), np.empty((36, 3, 2 * TH * TW))
+    Z1, Z2 = np.full((36, 3, T), np.nan), np.full((36, 3, T), np.nan)
     W.grad_transform(x, Z1, AT, TH, TW, 0, 2 * TH)
     W.grad_transform4(x, Z2, TH, TW, 0, 2 * TH)
     assert np.abs(Z1 - Z2).max() < 1e-12
+    spares = np.arange(TW, T, TW + 1)
+    assert (V1[:, :, spares] == 0).all() and (V2[:, :, spares] == 0).all()  # the spare tiles: zeros
+    assert (Z1[:, :, spares] == 0).all() and (Z2[:, :, spares] == 0).all()
+    with pytest.raises(ValueError, match="spare"):  # a V without the spare tiles is refused, not overrun
+        W.input_transform4(x, np.empty((36, 3, 2 * TH * TW)), 1, 1, TH, TW, 0, 2 * TH)
 
 
 @st.composite
@@ -116,6 +122,18 @@ def test_blocks_of_one_tile_row(m, rng, monkeypatch):
     assert np.abs(W.forward(x, w, b, (1, 0), m) - whole[0]).max() < 1e-12
     assert np.abs(W.backward_params(g, x, w.shape, (1, 0), True, m)[0] - whole[1]).max() < 1e-12
     _check_all(x, w, b, g, (1, 0), m, np.float64, "one tile row per block")
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_one_block_of_many_tile_rows_across_images(m, rng, monkeypatch):
+    # The opposite of the test above: every tile row of all three images in one block, so that the transforms'
+    # runs along a block cross tile rows and images (the layout with one spare tile a tile row), with partial
+    # edge tiles in both axes.
+    monkeypatch.setattr(W, "MIN_BLOCKS", 1)
+    x, w, b, g = _case(rng, 3, 4, 5, 10, 11, (1, 1))
+    TH, TW = W._tiles(10, 11, m)
+    assert W.rows_per_block(3 * TH, 4 + 5, TW + 1, m + 2, 8) == 3 * TH  # one block
+    _check_all(x, w, b, g, (1, 1), m, np.float64, "one block")
 
 
 # float32: Winograd's transforms scale values by up to 5 (B^T) and 8 (A^T) for F(4x4), so its rounding error
@@ -181,9 +199,13 @@ def test_the_same_bits_on_one_thread_as_on_two(m, rng, monkeypatch):
 
 def test_auto_picks_winograd_for_3x3_stride_1_with_enough_channels():
     k = cpu.kernels
-    assert backends.conv_algorithm == "auto" and backends.WINOGRAD_MIN_CHANNELS == 32
-    assert backends.conv_algorithm_for(k, (8, 32, 3, 3), (1, 1)) == "winograd"
-    assert backends.conv_algorithm_for(k, (64, 31, 3, 3), (1, 1)) == "im2col"  # too few input channels to pay
+    assert backends.conv_algorithm == "auto" and backends.WINOGRAD_MIN_CHANNELS == 16
+    assert backends.WINOGRAD_MIN_PIXELS == 2**14
+    assert backends.conv_algorithm_for(k, (8, 16, 3, 3), (1, 1)) == "winograd"
+    assert backends.conv_algorithm_for(k, (64, 15, 3, 3), (1, 1)) == "im2col"  # too few input channels to pay
+    assert backends.conv_algorithm_for(k, (8, 16, 3, 3), (1, 1), (1, 16, 128, 128)) == "winograd"  # 2^14 pixels
+    assert backends.conv_algorithm_for(k, (8, 16, 3, 3), (1, 1), (1, 16, 127, 129)) == "im2col"  # too few pixels to pay
+    assert backends.conv_algorithm_for(k, (8, 64, 3, 3), (1, 1), (8, 64, 20, 20)) == "im2col"  # train --tiny's
     assert backends.conv_algorithm_for(k, (8, 64, 1, 1), (1, 1)) == "im2col"
     assert backends.conv_algorithm_for(k, (8, 64, 3, 3), (2, 2)) == "im2col"
     assert backends.conv_algorithm_for(k, (8, 64, 3, 5), (1, 1)) == "im2col"

@@ -88,7 +88,8 @@ def environment(threads: int) -> str:
     blas = {k: os.environ[k] for k in BLAS_OVERRIDES if k in os.environ}
     get_device("cpu").kernels.relu_forward(np.zeros(1, np.float32))  # a parallel loop picks the threading layer
     parts = [f"threads={threads}", f"conv auto: winograd F({backends.winograd_tile}x{backends.winograd_tile}) for "
-             f"3x3 stride 1 with >= {backends.WINOGRAD_MIN_CHANNELS} input channels, else im2col",
+             f"3x3 stride 1 with >= {backends.WINOGRAD_MIN_CHANNELS} input channels and >= "
+             f"{backends.WINOGRAD_MIN_PIXELS} input pixels (N H W), else im2col",
              f"numpy {np.__version__}", f"numba {numba.__version__} ({numba.threading_layer()} layer)",
              f"BLAS threads {blas_threads()}",
              f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', 'unset')}"]

@@ -15,7 +15,7 @@ class Conv2d(Function):
         ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
         ctx.save_for_backward(x, weight)
         k = ctx.kernels
-        ctx.algorithm = backends.conv_algorithm_for(k, weight.shape, stride)
+        ctx.algorithm = backends.conv_algorithm_for(k, weight.shape, stride, x.shape)
         if ctx.algorithm == "winograd":
             ctx.tile = backends.winograd_tile
             return k.conv2d_winograd_forward(x, weight, bias, padding, ctx.tile)
