@@ -31,14 +31,22 @@ The gradients:
 
 The work goes by blocks of tile rows (a tile row: one image's m output rows): transform a block's input
 tiles (Numba), multiply (BLAS), inverse-transform (Numba) while the block's V and M are still in cache; a
-block's buffers are about BLOCK_BUDGET bytes whatever the image size. Each block is a job of the kernels'
-thread pool (thread_pool.py), done start to end by one thread, so its V and M stay in that core's cache and
-the threads never wait for each other inside a block (measured at the paper's layer: forward 42 -> 33 ms,
-input gradient 40 -> 26-30 ms, weight gradient 43-50 -> 35-47 ms against the transforms on every thread
-and the products shared by transform point, side by side, the same bits).
-The transforms' inner loops run along a tile row (contiguous data) so that they vectorise, and skip the
-zero coefficients of B^T and A^T. Partial edge tiles (Ho or Wo not a multiple of m) read zeros past the
-input and write only the outputs that exist.
+block's buffers are about BLOCK_BUDGET bytes whatever the image size, and a call has at least MIN_BLOCKS
+blocks where it has the tile rows. Each block is a job of the kernels' thread pool (thread_pool.py), done
+start to end by one thread, so its V and M stay in that core's cache and the threads never wait for each other
+inside a block (measured at the paper's layer: forward 42 -> 33 ms, input gradient 40 -> 26-30 ms, weight
+gradient 43-50 -> 35-47 ms against the transforms on every thread and the products shared by transform
+point, side by side, the same bits).
+
+F(4x4)'s transforms run along a whole block of one channel at a time: the block's input rows laid end to end,
+4 (TW + 1) columns a tile row, so that tile u of the block reads columns 4u .. 4u + 5 (the spare tile TW of
+each row is what makes the stride constant across rows), and every transform is a loop along the block with
+one store stream, which LLVM vectorises (see input_transform4). Against the earlier per-tile-row loops
+(scalar code: LLVM would not vectorise loops storing six rows at once), same bits, one thread, paper layer:
+input transform 16-18 -> 6-7 ms, output transform 11-19 -> 4 ms; the 36 products (10-11 ms) are now the
+largest part of a forward. F(2x2)'s generic transforms (loops over the matrices' entries) are the teaching
+rung, kept as they were. Partial edge tiles (Ho or Wo not a multiple of m) read zeros past the input and
+write only the outputs that exist.
 
 Accuracy: the transforms' coefficients grow with the points (F(4, 3) multiplies by up to 8 in A^T, 5 in
 B^T), so rounding errors grow too: tests/test_kernels_winograd.py and the README state the measured float32

@@ -2,8 +2,8 @@
 
 import pytest
 
-from minircan import bench
-from minircan.bench import contention
+from minircan import bench, models, nn
+from minircan.bench import algorithms, contention
 from minircan.bench.profile import profile_worker
 
 
@@ -77,3 +77,26 @@ def test_contention_rows_and_ratios(monkeypatch):
     r0, r1 = (t[("minircan, default threads", k)] / t[("minircan, one thread", k)] for k in (0, 1))
     assert f"| minircan | {r0:.2f}x | {r1:.2f}x |" in table
     assert "| minircan, BLAS on every core | " in table.split("default threads / one thread")[1]
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_algorithm_bench_covers_each_3x3_conv_shape_of_the_model(scale):
+    # The shapes the table times are the model's own: every 3x3 conv's weight shape, at the resolution its
+    # input has (the upsampler's second conv at x4 sees twice the LR size, the tail the HR size).
+    model = models.RCAN.from_config("tiny", scale=scale)
+    weights = {tuple(m.weight.shape) for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)}
+    shapes = algorithms.conv_shapes("tiny", scale, n=2, hw=5)
+    assert {w for _, _, w in shapes} == weights
+    assert shapes[-1][1] == (2, 16, 5 * scale, 5 * scale)  # the tail runs on the HR image
+    if scale == 4:
+        assert [x[2] for name, x, _ in shapes if name.startswith("upsampler")] == [5, 10]
+
+
+def test_algorithm_bench_command_line(capsys):
+    assert bench.main(["--algorithms", "tiny", "--batch", "1", "--size", "6", "--repeats", "1",
+                       "--keep-blas-env"]) == 0
+    out = capsys.readouterr().out
+    assert "# conv algorithms on cpu: RCAN tiny x2, batch 1 of 6x6" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "->" in line and "im2col ms" not in line]
+    assert [r.split(" | ")[0] for r in rows] == ["| head", "| body", "| upsampler", "| tail"]
+    assert all(r.endswith("| im2col |") for r in rows)  # 36 pixels: auto keeps im2col everywhere

@@ -8,7 +8,9 @@ One module per benchmark, each timing minircan against PyTorch on the same threa
 - ``profile`` (``--profile``): where a training step's time goes, per op, per kernel and in the engine
   (``minircan.profiler``), beside ``torch.profiler``'s table;
 - ``contention`` (``--contention``): the tiny step with 0, 1 and 3 busy processes beside it, default threads
-  against one thread.
+  against one thread;
+- ``algorithms`` (``--algorithms``): im2col against Winograd F(4x4) on each 3x3 conv shape of one RCAN
+  configuration, and what ``auto`` picks for it (minircan only).
 
 ``common`` holds the timing loop, peak memory, worker processes and the environment line; ``cli`` the
 command line.

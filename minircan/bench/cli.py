@@ -11,6 +11,7 @@ import numba
 
 from .. import backends
 from ..device import device as get_device
+from .algorithms import format_algorithms, run_algorithms
 from .common import BLAS_OVERRIDES, environment, gpu_environment, reexec_without_blas_overrides, torch_gpu_reference
 from .contention import format_contention, run_contention
 from .kernels import format_table, run_kernels
@@ -61,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print instead the tiny training step's time with 0, 1 and 3 busy processes beside "
                              "it: minircan (its usual threads, one thread, BLAS on every core) and PyTorch (its usual "
                              "threads, one thread)")
+    parser.add_argument("--algorithms", nargs="?", const="tiny", metavar="CONFIG", choices=sorted(TRAIN_STEPS),
+                        help="print instead im2col against Winograd F(4x4) on each 3x3 conv of CONFIG's RCAN (default: "
+                             "tiny) on a batch of --batch --size x --size images at --scale, and what auto picks: "
+                             "where auto's thresholds come from (e.g. --batch 8 --size 20: train --tiny's batch)")
     parser.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--tiling-worker", nargs=2, type=int, metavar=("SIZE", "TILE"), help=argparse.SUPPRESS)
     parser.add_argument("--profile-worker", nargs=2, metavar=("FRAMEWORK", "CONFIG"), help=argparse.SUPPRESS)
@@ -117,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         args.no_torch = True
     print(f"# {environment(args.threads) if args.device == 'cpu' else gpu_environment()}")
+    if args.algorithms:
+        if args.device != "cpu":
+            print("python -m minircan.bench: error: --algorithms times the CPU's two algorithms; drop --device",
+                  file=sys.stderr)
+            return 2
+        print(f"\n# conv algorithms on cpu: RCAN {args.algorithms} x{args.scale}, batch {args.batch} of {args.size}x"
+              f"{args.size}, 3x3 pad 1, float32, median of {args.repeats}; ratio below 1: Winograd faster")
+        print(format_algorithms(run_algorithms(args.algorithms, args.scale, args.batch, args.size, args.repeats)))
+        return 0
     if args.profile is not None or args.contention:
         if args.device != "cpu":
             print("python -m minircan.bench: error: --profile and --contention time the CPU; drop --device",
