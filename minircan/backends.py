@@ -7,10 +7,13 @@
 
 ``conv_algorithm``:
 - ``"auto"`` (the default): Winograd F(4x4, 3x3) for the convolutions where it applies (3x3 kernel, stride 1,
-  any padding, on a device whose kernel table has it: the CPU) and pays: at least WINOGRAD_MIN_CHANNELS (32)
-  input channels; im2col + BLAS for every other one. Measured (README, "Benchmark"; float32, N=16, 48x48,
-  one thread's CPU time on a loaded machine): 3 -> 16 channels Winograd is slower (1.7x forward), 4 to 16
-  channels level, 32 -> 32 and 64 -> 3 1.35-1.4x faster, and 64 -> 64 up to 1.7x (input gradient). float64
+  any padding, on a device whose kernel table has it: the CPU) and pays: at least WINOGRAD_MIN_CHANNELS (16)
+  input channels and an input of at least WINOGRAD_MIN_PIXELS (2^14) pixels, N H W, where the caller gives
+  the input's shape (the conv op does); im2col + BLAS for every other one. Measured with
+  ``python -m minircan.bench --algorithms`` (README, "Convolution algorithms"; 2 threads, float32): on a
+  batch of 16 48x48 images, Winograd takes 0.24-0.97x im2col's time from 16 input channels on (the 3 -> C
+  head: 0.96-1.74x); on train --tiny's batch of 8 20x20 images (3,200 pixels), 0.93-1.25x in the body's
+  16 -> 16 convs, where the setup of a call (weight transform, blocks, threads) eats the savings. float64
   speed was not measured; its error stays near 1e-15 (tested below 1e-10). float32 error is about 15x
   im2col's (up to 8e-6 relative on RCAN-like data): choose "im2col" where that matters.
 - ``"im2col"``: im2col + BLAS everywhere: the reference path, with PyTorch's float32 accuracy.
