@@ -535,6 +535,19 @@ def test_a_task_past_its_timeout_is_stopped_and_the_others_are_graded(release, t
     assert "grading task 1:" in log.getvalue() and "grading task 4:" in log.getvalue(), log.getvalue()
 
 
+def test_a_task_that_ends_between_two_reads_of_the_events_still_gets_its_progress_line():
+    # The runner reads the events every half second; task 1's tests all started and ended between two reads,
+    # task 4 is running: the log names task 1 (done) once, and leaves task 4 to the running line.
+    seen = grade._Outcome(collected={"a::t1": "1", "a::t2": "1", "b::t3": "4"}, started=["a::t1", "a::t2", "b::t3"])
+    seen.results = {"a::t1": None, "a::t2": None}
+    log = io.StringIO()
+    runner = grade._Runner(None, None, None, None, progress=grade.Progress(log))
+    shown: set[str] = set()
+    runner._report_finished(seen, shown, "4")
+    runner._report_finished(seen, shown, "4")
+    assert log.getvalue() == "grading task 1: 2/2 tests done\n" and shown == {"1"}
+
+
 def test_grader_refuses_what_is_not_a_release(tmp_path):
     with pytest.raises(grade.GradeError, match="no minircan/ package"):
         grade.grade(tmp_path)

@@ -183,6 +183,16 @@ class _Runner:
         self.progress, self.training_cache = progress, training_cache
         self.count = 0
 
+    def _report_finished(self, seen: _Outcome, shown: set[str], current: str | None) -> None:
+        """A progress line for each task that started, and maybe ended, between two reads of the events: a fast
+        task would otherwise leave no line in a log."""
+        if self.progress is None:
+            return
+        for t in dict.fromkeys(seen.collected[n] for n in seen.started if n in seen.collected):
+            if t not in shown and t != current:
+                shown.add(t)
+                self.progress.update(t, *_counts(seen, t), None, None)
+
     def __call__(self, tasks: list[str], timeout: float) -> _Outcome:
         self.count += 1
         events = self.tmp / f"events-{self.count}.jsonl"
@@ -202,6 +212,7 @@ class _Runner:
             proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             task, since = None, time.monotonic()
+            shown: set[str] = set()  # the tasks a progress line has named
             while True:
                 try:
                     proc.wait(timeout=0.5)
@@ -212,11 +223,12 @@ class _Runner:
                 _read_events(events, seen)
                 running = next((n for n in reversed(seen.started) if n not in seen.results), None)
                 current = seen.collected.get(running) if running else None
+                self._report_finished(seen, shown, current)
                 if current != task and current is not None:
                     task, since = current, time.monotonic()
                 if task is not None:
-                    done = sum(1 for n, t in seen.collected.items() if t == task and n in seen.results)
-                    total = sum(1 for t in seen.collected.values() if t == task)
+                    shown.add(task)
+                    done, total = _counts(seen, task)
                     elapsed = time.monotonic() - since
                     if self.progress is not None:
                         self.progress.update(task, done, total, running, elapsed)
@@ -225,10 +237,12 @@ class _Runner:
                         out.timed_out, out.timed_out_task = True, task
                         break
             out.returncode = proc.returncode if not out.timed_out else None
-        if self.progress is not None:
-            self.progress.clear()
         log = log_path.read_text(errors="replace")
         _read_events(events, out)
+        if not out.timed_out:
+            self._report_finished(out, shown, None)
+        if self.progress is not None:
+            self.progress.clear()
         never_started = not out.collected and not out.finished and not out.timed_out
         if never_started and out.returncode is not None and out.returncode >= 0:
             out.error = _last_error_line(log) or f"pytest exited with status {out.returncode}"
@@ -255,9 +269,12 @@ class Progress:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.every, self.last_task, self.last_print, self.width = every, None, 0.0, 0
 
-    def update(self, task: str, done: int, total: int, running: str | None, elapsed: float) -> None:
-        test = running.split("::")[-1] if running else ""
-        line = f"grading task {task}: {done}/{total} tests done, {elapsed:.0f} s; running {test}"
+    def update(self, task: str, done: int, total: int, running: str | None, elapsed: float | None) -> None:
+        line = f"grading task {task}: {done}/{total} tests done"
+        if elapsed is not None:
+            line += f", {elapsed:.0f} s"
+        if running:
+            line += f"; running {running.split('::')[-1]}"
         now = time.monotonic()
         if self.tty:
             self.stream.write("\r" + line[:120].ljust(self.width))
@@ -275,6 +292,12 @@ class Progress:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0
+
+
+def _counts(seen: _Outcome, task: str) -> tuple[int, int]:
+    """(tests of ``task`` finished, tests of ``task`` collected) in what the events say so far."""
+    done = sum(1 for n, t in seen.collected.items() if t == task and n in seen.results)
+    return done, sum(1 for t in seen.collected.values() if t == task)
 
 
 def _read_events(path: Path, out: _Outcome) -> None:
