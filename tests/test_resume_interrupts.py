@@ -38,6 +38,16 @@ def data():
     return train_pairs, small_val
 
 
+@pytest.fixture(autouse=True)
+def python_sigint():
+    """Python's own Ctrl-C handler, as in a terminal, for every test here: a pytest started in the background
+    by a shell inherits SIGINT ignored, and then there would be no KeyboardInterrupt to test (nor the handler
+    that train.main must put back)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def fast(monkeypatch, data):
     monkeypatch.setattr(train, "load_data", lambda config: data)
