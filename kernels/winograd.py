@@ -43,10 +43,10 @@ F(4x4)'s transforms run along a whole block of one channel at a time: the block'
 each row is what makes the stride constant across rows), and every transform is a loop along the block with
 one store stream, which LLVM vectorises (see input_transform4). Against the earlier per-tile-row loops
 (scalar code: LLVM would not vectorise loops storing six rows at once), same bits, one thread, paper layer:
-input transform 16-18 -> 6-7 ms, output transform 11-19 -> 4 ms; the 36 products (10-11 ms) are now the
-largest part of a forward. F(2x2)'s generic transforms (loops over the matrices' entries) are the teaching
-rung, kept as they were. Partial edge tiles (Ho or Wo not a multiple of m) read zeros past the input and
-write only the outputs that exist.
+input transform 15.6-18.2 -> 5.7-7.6 ms, output transform 11.4-19.2 -> 3.6-5.6 ms; the 36 products
+(10.6-13.4 ms) are now the largest part of a forward. F(2x2)'s generic transforms (loops over the matrices'
+entries) are the teaching rung, kept as they were. Partial edge tiles (Ho or Wo not a multiple of m) read
+zeros past the input and write only the outputs that exist.
 
 Accuracy: the transforms' coefficients grow with the points (F(4, 3) multiplies by up to 8 in A^T, 5 in
 B^T), so rounding errors grow too: tests/test_kernels_winograd.py and the README state the measured float32
