@@ -461,18 +461,31 @@ def _tiles(ho: int, wo: int, m: int) -> tuple[int, int]:
     return -(-ho // m), -(-wo // m)
 
 
+def block_columns(q0: int, q1: int, tw: int) -> int:
+    """Columns of a block's V, M and Z: the tiles of tile rows q0 .. q1 - 1, tw a row, and each row's spare."""
+    return (q1 - q0) * (tw + 1)
+
+
 def rows_per_block(n_rows: int, channels: int, tw: int, alpha: int, itemsize: int, budget: int | None = None) -> int:
     """Tile rows per block: as many as keep the block's transformed tiles (``channels`` = C + K of them per
-    tile) within ``budget`` bytes (default BLOCK_BUDGET), and few enough for MIN_BLOCKS blocks; at least one.
-    The count depends on the shapes only, never on the thread count, so that the weight gradient's sum over
-    blocks is the same bits on any number of threads."""
-    per_row = alpha * alpha * channels * tw * itemsize
+    tile, tw tiles and a spare a row) within ``budget`` bytes (default BLOCK_BUDGET), and few enough for
+    MIN_BLOCKS blocks; at least one. The count depends on the shapes only, never on the thread count, so that
+    the weight gradient's sum over blocks is the same bits on any number of threads."""
+    per_row = alpha * alpha * channels * block_columns(0, 1, tw) * itemsize
     return max(1, min(-(-n_rows // MIN_BLOCKS), (budget or BLOCK_BUDGET) // max(1, per_row)))
 
 
 def _blocks(n_rows: int, rows: int) -> list[tuple[int, int]]:
     """Tile rows 0 .. n_rows - 1 in blocks (q0, q1) of ``rows`` rows, the last one shorter if need be."""
     return [(q0, min(n_rows, q0 + rows)) for q0 in range(0, n_rows, rows)]
+
+
+def _input_transform(x, V, m: int, bt, padding: tuple, TH: int, TW: int, q0: int, q1: int) -> None:
+    """V = the transformed input tiles of block q0 .. q1 - 1: F(4x4)'s formulas, or the generic loops with B^T."""
+    if m == 4:
+        input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
+    else:
+        input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
 
 
 def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TILE) -> np.ndarray:
@@ -491,20 +504,17 @@ def forward(x: np.ndarray, w: np.ndarray, b, padding: tuple, m: int = DEFAULT_TI
     y = np.empty((N, K, Ho, Wo), dtype=x.dtype)
 
     def block(q0: int, q1: int) -> None:
-        T = (q1 - q0) * (TW + 1)  # the spare tiles included
+        T = block_columns(q0, q1, TW)
         V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
         Mb = np.empty((alpha * alpha, K, T), dtype=x.dtype)
-        if m == 4:
-            input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
-        else:
-            input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
+        _input_transform(x, V, m, bt, padding, TH, TW, q0, q1)
         np.matmul(U, V, out=Mb)  # one (K x C) @ (C x T) product per transform point
         if m == 4:
             output_transform4(Mb, y, bias, TH, TW, q0, q1)
         else:
             output_transform(Mb, y, at, bias, TH, TW, q0, q1)
 
-    rows = rows_per_block(N * TH, C + K, TW + 1, alpha, x.itemsize)
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize)
     thread_pool.run(block, _blocks(N * TH, rows))
     return y
 
@@ -532,14 +542,13 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
     at, bt = AT.astype(x.dtype), BT.astype(x.dtype)
 
     def block(q0: int, q1: int) -> np.ndarray:
-        T = (q1 - q0) * (TW + 1)  # the spare tiles included
+        T = block_columns(q0, q1, TW)
         V = np.empty((alpha * alpha, C, T), dtype=x.dtype)
         Z = np.empty((alpha * alpha, K, T), dtype=x.dtype)
+        _input_transform(x, V, m, bt, padding, TH, TW, q0, q1)
         if m == 4:
-            input_transform4(x, V, padding[0], padding[1], TH, TW, q0, q1)
             grad_transform4(g, Z, TH, TW, q0, q1)
         else:
-            input_transform(x, V, bt, m, padding[0], padding[1], TH, TW, q0, q1)
             grad_transform(g, Z, at, TH, TW, q0, q1)
         return np.matmul(Z, V.transpose(0, 2, 1))  # (alpha^2, K, C): this block's sum over its tiles
 
@@ -547,7 +556,7 @@ def backward_params(g: np.ndarray, x: np.ndarray, w_shape: tuple, padding: tuple
     # least four times that in tiles, so that the partials stay a small cost (the paper's 64 -> 256 upsampler,
     # N=16, 48x48: 2.4 MB partials; 64 blocks of 2 MB took 253-301 ms, 13 of 9.4 MB 153-161 ms, side by side).
     budget = max(BLOCK_BUDGET, 4 * alpha * alpha * K * C * x.itemsize)
-    rows = rows_per_block(N * TH, C + K, TW + 1, alpha, x.itemsize, budget)
+    rows = rows_per_block(N * TH, C + K, TW, alpha, x.itemsize, budget)
     parts = thread_pool.run(block, _blocks(N * TH, rows))
     S = np.zeros((alpha * alpha, K, C), dtype=x.dtype)
     for part in parts:  # block by block, in order: the same bits on every run and every thread count

@@ -58,7 +58,8 @@ def test_fast_f4_transforms_equal_the_matrices(rng):
     x = rng.standard_normal((2, 3, 11, 10))
     AT, _, BT = W.TILES[4]
     TH, TW = 3, 3  # Ho = 11, Wo = 10 at padding 1 -> 3 x 3 tiles of 4
-    T = 2 * TH * (TW + 1)  # one spare tile a tile row
+    T = W.block_columns(0, 2 * TH, TW)  # one spare tile a tile row
+    assert T == 2 * TH * (TW + 1)
     V1, V2 = np.full((36, 3, T), np.nan), np.full((36, 3, T), np.nan)
     W.input_transform(x, V1, BT, 4, 1, 1, TH, TW, 0, 2 * TH)
     W.input_transform4(x, V2, 1, 1, TH, TW, 0, 2 * TH)
@@ -132,7 +133,7 @@ def test_one_block_of_many_tile_rows_across_images(m, rng, monkeypatch):
     monkeypatch.setattr(W, "MIN_BLOCKS", 1)
     x, w, b, g = _case(rng, 3, 4, 5, 10, 11, (1, 1))
     TH, TW = W._tiles(10, 11, m)
-    assert W.rows_per_block(3 * TH, 4 + 5, TW + 1, m + 2, 8) == 3 * TH  # one block
+    assert W.rows_per_block(3 * TH, 4 + 5, TW, m + 2, 8) == 3 * TH  # one block
     _check_all(x, w, b, g, (1, 1), m, np.float64, "one block")
 
 

@@ -4,35 +4,37 @@ behind ``minircan.backends.WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_PIXELS``."
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import backends
 from ..device import device as get_device
-from ..models.rcan import CONFIGS
+from ..models.rcan import RCAN
+from ..nn import Conv2d
 from .common import median_time
-
-DIRECTIONS = ("forward", "input grad", "weight grad")
-
 
 def conv_shapes(config: str, scale: int, n: int, hw: int) -> list[tuple[str, tuple, tuple]]:
     """(name, x shape, w shape) of each 3x3 convolution of RCAN(config, scale) on a batch of n hw x hw
-    images, once per distinct shape: the head (3 -> F), the body's (F -> F), the upsampler's (F -> 4F, or 9F
-    at scale 3, at each of its resolutions) and the tail (F -> 3), F the configuration's n_feats."""
-    f = CONFIGS[config]["n_feats"]
-    shapes = [("head", (n, 3, hw, hw), (f, 3, 3, 3)), ("body", (n, f, hw, hw), (f, f, 3, 3))]
-    size = hw
-    if scale == 3:
-        shapes.append(("upsampler", (n, f, hw, hw), (9 * f, f, 3, 3)))
-        size = 3 * hw
-    else:
-        stages = int(math.log2(scale))
-        for i in range(stages):
-            name = "upsampler" if stages == 1 else f"upsampler {i + 1}"
-            shapes.append((name, (n, f, size, size), (4 * f, f, 3, 3)))
-            size *= 2
-    shapes.append(("tail", (n, f, size, size), (3, f, 3, 3)))
+    images, once per distinct shape, read off the model itself: ``summary`` on one 2x2 image gives each conv's
+    output size, which scales with hw, and a 3x3 conv at padding 1 keeps its input's size. Named by where it
+    sits: head, body, upsampler (numbered where there are several) and tail."""
+    model = RCAN.from_config(config, scale=scale)
+    modules = dict(model.named_modules())
+    found: dict[tuple, str] = {}
+    for row in model.summary((1, 3, 2, 2), max_depth=len(modules)).rows:
+        conv = modules[row.name]
+        if isinstance(conv, Conv2d) and conv.kernel_size == (3, 3):
+            _, _, ho, wo = row.output_shape
+            x_shape = (n, conv.in_channels, ho * hw // 2, wo * hw // 2)
+            part = row.name.split(".")[0]
+            found.setdefault((x_shape, tuple(conv.weight.shape)),
+                             "upsampler" if row.name.startswith("tail.0.") else part)
+    upsamplers = sum(name == "upsampler" for name in found.values())
+    shapes, seen = [], 0
+    for (x_shape, w_shape), name in found.items():
+        if name == "upsampler" and upsamplers > 1:
+            seen += 1
+            name = f"upsampler {seen}"
+        shapes.append((name, x_shape, w_shape))
     return shapes
 
 
