@@ -44,7 +44,11 @@ each row is what makes the stride constant across rows), and every transform is 
 one store stream, which LLVM vectorises (see input_transform4). Against the earlier per-tile-row loops
 (scalar code: LLVM would not vectorise loops storing six rows at once), same bits, one thread, paper layer:
 input transform 15.6-18.2 -> 5.7-7.6 ms, output transform 11.4-19.2 -> 3.6-5.6 ms; the 36 products
-(10.6-13.4 ms) are now the largest part of a forward. F(2x2)'s generic transforms (loops over the matrices'
+(10.6-13.4 ms) are now the largest part of a forward. Then (a 2-core AMD EPYC with AVX-512): the three F(4x4)
+kernels on one thread, their scratch rows allocated once a call rather than once a channel, rows copied by loops
+rather than slice assignments, the phase split in one loop: one block of the paper layer in cache, input
+transform 271 -> 127 us, output transform 149 -> 93-138 us; the paper layer's forward on 2 threads 11.2-12.7 ->
+9.5-9.7 ms, the same bits. F(2x2)'s generic transforms (loops over the matrices'
 entries) are the teaching rung, kept as they were. Partial edge tiles (Ho or Wo not a multiple of m) read
 zeros past the input and write only the outputs that exist.
 
@@ -326,20 +330,34 @@ def _a4_row(z0, z1, z2, z3, o, n, a):
 @njit(inline="always")
 def _by_phase(t, s, n):
     """s[a, r, u] = t[a, 4 u + r] for r < 4, u < n: rows laid out at four columns a tile, split by column phase,
-    so that the columns 0..5 of tile u are s[a, 0..3, u] and s[a, 0..1, u + 1]: contiguous along u."""
+    so that the columns 0..5 of tile u are s[a, 0..3, u] and s[a, 0..1, u + 1]: contiguous along u. The four
+    phases in one loop: LLVM then reads t in whole vectors and shuffles them (a loop a phase reads t with
+    stride 4, a gather, and took twice as long)."""
     for a in range(t.shape[0]):
         ta = t[a]
-        for r in range(4):
-            o = s[a, r]
-            for u in range(n):
-                o[u] = ta[4 * u + r]
+        s0, s1, s2, s3 = s[a, 0], s[a, 1], s[a, 2], s[a, 3]
+        for u in range(n):
+            s0[u] = ta[4 * u]
+            s1[u] = ta[4 * u + 1]
+            s2[u] = ta[4 * u + 2]
+            s3[u] = ta[4 * u + 3]
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(inline="always")
+def _copy(dst, src, n):
+    """dst[:n] = src[:n] as a loop: Numba's slice assignment costs more in overhead per call than the copy of
+    one image row (measured: the input transform's row copies 34 -> 10-24 us a block)."""
+    for j in range(n):
+        dst[j] = src[j]
+
+
+@njit(cache=True, nogil=True)
 def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
     """input_transform for F(4x4, 3x3), the whole block of one channel at a time: input row i of every tile row
     laid end to end, (TW + 1) 4 columns a tile row (the spare tile's 4 included), so that tile u of the block
-    (tile row u // (TW + 1)) reads columns 4 u .. 4 u + 5; then B^T down the six rows, then B along them."""
+    (tile row u // (TW + 1)) reads columns 4 u .. 4 u + 5; then B^T down the six rows, then B along them.
+    One thread: the kernels' thread pool shares the blocks among the cores, and a block's scratch rows are
+    allocated once, not once a channel."""
     _, C, H, W = x.shape
     nq = q1 - q0
     Wp = 4 * (TW + 1)
@@ -347,23 +365,23 @@ def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
     L = nq * Wp + 4  # four zero columns past the last row: the spares' reads
     lo, hi = max(0, pw), min(Wp, W + pw)  # the columns of a padded row that hold x
     _check_tiles(V, 6, C, nq, TW)
-    for c in prange(C):
-        d = np.zeros((6, L), dtype=x.dtype)
+    d = np.zeros((6, L), dtype=x.dtype)  # every channel writes the same columns: the others stay 0
+    t = np.empty((6, L), dtype=x.dtype)
+    s = np.empty((6, 4, n + 1), dtype=x.dtype)
+    for c in range(C):
         for qi in range(nq):
             q = q0 + qi
             img, h0 = q // TH, (q % TH) * 4 - ph
             for i in range(6):
                 if 0 <= h0 + i < H and lo < hi:
-                    d[i, qi * Wp + lo:qi * Wp + hi] = x[img, c, h0 + i, lo - pw:hi - pw]
-        t = np.empty((6, L), dtype=x.dtype)  # B^T down the columns
-        d0, d1, d2, d3, d4, d5 = d[0], d[1], d[2], d[3], d[4], d[5]
+                    _copy(d[i, qi * Wp + lo:], x[img, c, h0 + i, lo - pw:], hi - lo)
+        d0, d1, d2, d3, d4, d5 = d[0], d[1], d[2], d[3], d[4], d[5]  # B^T down the columns
         _bt4_row(d0, d1, d2, d3, d4, d5, t[0], L, 0)
         _bt4_row(d0, d1, d2, d3, d4, d5, t[1], L, 1)
         _bt4_row(d0, d1, d2, d3, d4, d5, t[2], L, 2)
         _bt4_row(d0, d1, d2, d3, d4, d5, t[3], L, 3)
         _bt4_row(d0, d1, d2, d3, d4, d5, t[4], L, 4)
         _bt4_row(d0, d1, d2, d3, d4, d5, t[5], L, 5)
-        s = np.empty((6, 4, n + 1), dtype=x.dtype)
         _by_phase(t, s, n + 1)
         for a in range(6):  # then B along each tile's row
             s0, s1, s2, s3, s4, s5 = s[a, 0], s[a, 1], s[a, 2], s[a, 3], s[a, 0, 1:], s[a, 1, 1:]
@@ -374,22 +392,26 @@ def input_transform4(x, V, ph, pw, TH, TW, q0, q1):
             _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 3, c], n, 3)
             _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 4, c], n, 4)
             _bt4_row(s0, s1, s2, s3, s4, s5, V[p + 5, c], n, 5)
-        for qi in range(nq):
-            V[:, c, qi * (TW + 1) + TW] = 0
+            for qi in range(nq):  # the spare tiles, element by element (a slice assignment cost 3x more)
+                spare = qi * (TW + 1) + TW
+                for b in range(6):
+                    V[p + b, c, spare] = 0
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True)
 def output_transform4(M, y, bias, TH, TW, q0, q1):
     """output_transform for F(4x4, 3x3), the whole block of one channel at a time: A along the tiles' rows, A^T
-    down their columns into output row i of every tile row laid end to end, then those rows (plus the bias)
-    into y, cut to its size."""
+    down their columns, by column phase (o[i, j, u]: output (i, j) of tile u), then each output row of each
+    tile row (plus the bias) into y, the phases interleaved and cut to y's size. One thread, as
+    input_transform4."""
     _, K, Ho, Wo = y.shape
     nq = q1 - q0
-    Wp = 4 * (TW + 1)
     n = nq * (TW + 1)
     _check_tiles(M, 6, K, nq, TW)
-    for k in prange(K):
-        r = np.empty((6, 4, n), dtype=y.dtype)  # r[a, j, u]: column j of tile u, row a
+    r = np.empty((6, 4, n), dtype=y.dtype)  # r[a, j, u]: column j of tile u, row a
+    o = np.empty((4, 4, n), dtype=y.dtype)
+    full = Wo // 4  # whole tiles in a row of y; a partial one may follow
+    for k in range(K):
         for a in range(6):
             p = 6 * a
             m0, m1, m2, m3, m4, m5 = M[p, k], M[p + 1, k], M[p + 2, k], M[p + 3, k], M[p + 4, k], M[p + 5, k]
@@ -397,49 +419,55 @@ def output_transform4(M, y, bias, TH, TW, q0, q1):
             _at4_row(m0, m1, m2, m3, m4, m5, r[a, 1], n, 1)
             _at4_row(m0, m1, m2, m3, m4, m5, r[a, 2], n, 2)
             _at4_row(m0, m1, m2, m3, m4, m5, r[a, 3], n, 3)
-        o = np.empty((4, 4 * n), dtype=y.dtype)  # o[i, 4 u + j]: output (i, j) of tile u
         for j in range(4):
             r0, r1, r2, r3, r4, r5 = r[0, j], r[1, j], r[2, j], r[3, j], r[4, j], r[5, j]
-            _at4_row(r0, r1, r2, r3, r4, r5, o[0, j::4], n, 0)
-            _at4_row(r0, r1, r2, r3, r4, r5, o[1, j::4], n, 1)
-            _at4_row(r0, r1, r2, r3, r4, r5, o[2, j::4], n, 2)
-            _at4_row(r0, r1, r2, r3, r4, r5, o[3, j::4], n, 3)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[0, j], n, 0)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[1, j], n, 1)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[2, j], n, 2)
+            _at4_row(r0, r1, r2, r3, r4, r5, o[3, j], n, 3)
         bk = bias[k]
         for qi in range(nq):
             q = q0 + qi
             img, h0 = q // TH, (q % TH) * 4
-            for i in range(min(4, Ho - h0)):  # the last tile row may be partial, and the last tile column
-                yr, src = y[img, k, h0 + i], o[i, qi * Wp:qi * Wp + Wo]
-                for wo in range(Wo):
-                    yr[wo] = src[wo] + bk
+            base = qi * (TW + 1)
+            for i in range(min(4, Ho - h0)):  # the last tile row may be partial
+                yr = y[img, k, h0 + i]
+                o0, o1, o2, o3 = o[i, 0, base:], o[i, 1, base:], o[i, 2, base:], o[i, 3, base:]
+                for u in range(full):
+                    yr[4 * u] = o0[u] + bk
+                    yr[4 * u + 1] = o1[u] + bk
+                    yr[4 * u + 2] = o2[u] + bk
+                    yr[4 * u + 3] = o3[u] + bk
+                for wo in range(4 * full, Wo):  # and the last tile column
+                    yr[wo] = o[i, wo - 4 * full, base + full] + bk
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, nogil=True)
 def grad_transform4(g, Z, TH, TW, q0, q1):
     """grad_transform for F(4x4, 3x3), laid out as input_transform4 (rows of g end to end, zeros past g's edge,
-    so the spare tiles come out 0)."""
+    so the spare tiles come out 0). One thread, as input_transform4."""
     _, K, Ho, Wo = g.shape
     nq = q1 - q0
     Wp = 4 * (TW + 1)
     n = nq * (TW + 1)
     L = nq * Wp
     _check_tiles(Z, 6, K, nq, TW)
-    for k in prange(K):
-        z = np.zeros((4, L), dtype=g.dtype)
+    z = np.zeros((4, L), dtype=g.dtype)  # every channel writes the same columns: the others stay 0
+    t = np.empty((6, L), dtype=g.dtype)
+    s = np.empty((6, 4, n), dtype=g.dtype)
+    for k in range(K):
         for qi in range(nq):
             q = q0 + qi
             img, h0 = q // TH, (q % TH) * 4
             for i in range(min(4, Ho - h0)):
-                z[i, qi * Wp:qi * Wp + Wo] = g[img, k, h0 + i]
-        t = np.empty((6, L), dtype=g.dtype)  # A down the columns
-        z0, z1, z2, z3 = z[0], z[1], z[2], z[3]
+                _copy(z[i, qi * Wp:], g[img, k, h0 + i], Wo)
+        z0, z1, z2, z3 = z[0], z[1], z[2], z[3]  # A down the columns
         _a4_row(z0, z1, z2, z3, t[0], L, 0)
         _a4_row(z0, z1, z2, z3, t[1], L, 1)
         _a4_row(z0, z1, z2, z3, t[2], L, 2)
         _a4_row(z0, z1, z2, z3, t[3], L, 3)
         _a4_row(z0, z1, z2, z3, t[4], L, 4)
         _a4_row(z0, z1, z2, z3, t[5], L, 5)
-        s = np.empty((6, 4, n), dtype=g.dtype)
         _by_phase(t, s, n)
         for a in range(6):  # then A along each tile's row
             s0, s1, s2, s3 = s[a, 0], s[a, 1], s[a, 2], s[a, 3]
