@@ -26,7 +26,7 @@ SCALES = (2, 3, 4, 8)
 
 # The recipe of each model size; any TrainConfig field not named here keeps the dataclass default.
 PRESETS: dict[str, dict] = {
-    "tiny": dict(config="tiny", lr=4e-3, schedule="cosine", steps=4000, batch_size=8, patch_size=20, eval_every=500),
+    "tiny": dict(config="tiny", lr=3e-3, schedule="cosine", steps=4000, batch_size=8, patch_size=20, eval_every=500),
     "small": dict(config="small", lr=1e-3, schedule="cosine", steps=3000, eval_every=500),
     "paper": dict(config="paper", lr=1e-4, schedule="step", lr_step=200_000, steps=1_000_000, eval_every=1000),
 }
