@@ -346,7 +346,7 @@ def _by_phase(t, s, n):
 @njit(inline="always")
 def _copy(dst, src, n):
     """dst[:n] = src[:n] as a loop: Numba's slice assignment costs more in overhead per call than the copy of
-    one image row (measured: the input transform's row copies 34 -> 10-24 us a block)."""
+    one image row (measured: the row copies of one block of the paper layer, 59-60 -> 11-24 us)."""
     for j in range(n):
         dst[j] = src[j]
 
